@@ -1,0 +1,70 @@
+//! Wiring: build the Discord client and the Incident Manager backend from the
+//! configuration and run until `shutdown` completes.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use secrecy::ExposeSecret;
+use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
+use tracing::info;
+
+use crate::config::Config;
+use crate::discord::handler::Handler;
+use crate::incident_manager::IncidentManager;
+
+/// Why the bot stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("Discord client error: {0}")]
+    Discord(#[from] serenity::Error),
+}
+
+/// Runs the bot until `shutdown` resolves, then closes the gateway connection.
+///
+/// `sdk` is the AWS configuration, normally from [`crate::incident_manager::sdk_config`].
+pub async fn run(config: Config, sdk: &SdkConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+    let backend = IncidentManager::new(sdk, &config.aws);
+    let handler = Handler::new(config.incident, config.discord.guild_ids, backend);
+
+    let mut http = HttpBuilder::new(config.discord.token.expose_secret());
+    if let Some(api) = &config.discord.api_url {
+        // serenity swaps `https://discord.com` for the proxy on each request,
+        // and only when its own rate limiter is off (the proxy is then
+        // responsible for rate limits, as serenity documents).
+        http = http.proxy(api_origin(api)).ratelimiter_disabled(true);
+    }
+    // Interactions arrive whatever the intents; the bot needs no others.
+    let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::empty())
+        .event_handler_arc(Arc::new(handler))
+        .await?;
+    let shards = client.shard_manager.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        info!("shutting down: closing the gateway connection");
+        shards.shutdown_all().await;
+    });
+    client.start().await?;
+    info!("stopped");
+    Ok(())
+}
+
+/// The part of `api_url` that replaces `https://discord.com`: serenity adds
+/// `/api/v10/...` itself, so a configured `/api` or `/api/v10` is dropped.
+fn api_origin(api: &url::Url) -> String {
+    let s = api.as_str().trim_end_matches('/');
+    s.strip_suffix("/api/v10").or_else(|| s.strip_suffix("/api")).unwrap_or(s).to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_origin_drops_the_api_prefix() {
+        for u in ["http://127.0.0.1:9/", "http://127.0.0.1:9/api", "http://127.0.0.1:9/api/v10/"] {
+            assert_eq!(api_origin(&url::Url::parse(u).unwrap()), "http://127.0.0.1:9");
+        }
+        assert_eq!(api_origin(&url::Url::parse("https://proxy.internal/discord").unwrap()), "https://proxy.internal/discord");
+    }
+}

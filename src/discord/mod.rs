@@ -1,0 +1,7 @@
+//! The Discord edge: the command definition, reading interactions, the event
+//! handler and rendering replies.
+
+pub mod command;
+pub mod handler;
+pub mod options;
+pub mod render;

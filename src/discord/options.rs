@@ -1,0 +1,34 @@
+//! Reading an interaction: its options and where it came from.
+
+use serenity::all::{CommandInteraction, ResolvedOption, ResolvedValue};
+
+use super::command::opt;
+use crate::domain::{DeclareInput, Origin};
+
+/// The `/incident` options as typed. Unknown options are ignored: Discord
+/// only sends the ones the registered command declares.
+pub fn declare_input(options: &[ResolvedOption<'_>]) -> DeclareInput {
+    let mut input = DeclareInput::default();
+    for o in options {
+        match (o.name, &o.value) {
+            (opt::PLAN, ResolvedValue::String(s)) => input.plan = Some((*s).to_owned()),
+            (opt::IMPACT, ResolvedValue::Integer(i)) => input.impact = Some(*i),
+            (opt::TITLE, ResolvedValue::String(s)) => input.title = Some((*s).to_owned()),
+            (opt::LINKS, ResolvedValue::String(s)) => input.links = Some((*s).to_owned()),
+            _ => {}
+        }
+    }
+    input
+}
+
+/// Who declared, where, and the interaction's id.
+pub fn origin(cmd: &CommandInteraction) -> Origin {
+    Origin {
+        interaction_id: cmd.id.get(),
+        guild_id: cmd.guild_id.map(|g| g.get()),
+        channel_id: cmd.channel_id.get(),
+        channel_name: cmd.channel.as_ref().and_then(|c| c.name.clone()),
+        user_id: cmd.user.id.get(),
+        user_name: cmd.user.name.clone(),
+    }
+}

@@ -1,0 +1,16 @@
+//! The product's rules, free of Discord and AWS types: what a valid
+//! declaration is, and how typed options become one.
+
+pub mod arn;
+pub mod declaration;
+pub mod impact;
+pub mod links;
+pub mod plans;
+pub mod text;
+
+pub use arn::{Arn, ArnError, ResponsePlanArn};
+pub use declaration::{DeclareInput, Declaration, IncidentSource, Origin, Refusal, Trigger};
+pub use impact::Impact;
+pub use links::{ItemTarget, RelatedItem};
+pub use plans::{PlanCatalog, ResolvedPlan};
+pub use text::IncidentTitle;
