@@ -18,13 +18,32 @@ use crate::incident_manager::IncidentManager;
 pub enum AppError {
     #[error("Discord client error: {0}")]
     Discord(#[from] serenity::Error),
+    #[error("no AWS region: set `region` in [aws] of the config, or AWS_REGION")]
+    NoRegion,
+}
+
+impl AppError {
+    /// The process exit code: 2 for configuration problems, else 1.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Self::NoRegion => 2,
+            Self::Discord(_) => 1,
+        }
+    }
 }
 
 /// Runs the bot until `shutdown` resolves, then closes the gateway connection.
 ///
 /// `sdk` is the AWS configuration, normally from [`crate::incident_manager::sdk_config`].
-pub async fn run(config: Config, sdk: &SdkConfig, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), AppError> {
+pub async fn run(
+    config: Config,
+    sdk: &SdkConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), AppError> {
     let backend = IncidentManager::new(sdk, &config.aws);
+    if backend.region().is_none() {
+        return Err(AppError::NoRegion);
+    }
     let handler = Handler::new(config.incident, config.discord.guild_ids, backend);
 
     let mut http = HttpBuilder::new(config.discord.token.expose_secret());
@@ -65,6 +84,9 @@ mod tests {
         for u in ["http://127.0.0.1:9/", "http://127.0.0.1:9/api", "http://127.0.0.1:9/api/v10/"] {
             assert_eq!(api_origin(&url::Url::parse(u).unwrap()), "http://127.0.0.1:9");
         }
-        assert_eq!(api_origin(&url::Url::parse("https://proxy.internal/discord").unwrap()), "https://proxy.internal/discord");
+        assert_eq!(
+            api_origin(&url::Url::parse("https://proxy.internal/discord").unwrap()),
+            "https://proxy.internal/discord"
+        );
     }
 }

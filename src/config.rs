@@ -96,7 +96,9 @@ pub enum ConfigError {
     Syntax { path: PathBuf, message: String },
     #[error("{origin}: key `{key}`: {reason}")]
     Invalid { origin: String, key: String, reason: String },
-    #[error("no Discord bot token: set the DISCORD_TOKEN environment variable (or DISCORD_TOKEN_FILE to a file holding it)")]
+    #[error(
+        "no Discord bot token: set the DISCORD_TOKEN environment variable (or DISCORD_TOKEN_FILE to a file holding it)"
+    )]
     MissingToken,
     #[error("DISCORD_TOKEN_FILE {}: cannot read it: {source}", path.display())]
     TokenFile { path: PathBuf, source: std::io::Error },
@@ -242,10 +244,10 @@ impl TryFrom<String> for Alias {
     type Error = &'static str;
     fn try_from(s: String) -> Result<Self, Self::Error> {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
-        if (1..=50).contains(&s.len()) && s.chars().all(ok_char) && !s.starts_with("arn") {
+        if (1..=50).contains(&s.len()) && s.chars().all(ok_char) {
             Ok(Self(s))
         } else {
-            Err("an alias is 1-50 letters, digits, `-`, `_` or `.`, and does not start with `arn`")
+            Err("an alias is 1-50 letters, digits, `-`, `_` or `.`")
         }
     }
 }
@@ -305,11 +307,9 @@ impl Config {
             if let Some(raw) = env(var).filter(|v| !v.trim().is_empty()) {
                 let value = match kind {
                     EnvKind::Text => toml::Value::String(raw),
-                    EnvKind::Integer => raw
-                        .trim()
-                        .parse()
-                        .map(toml::Value::Integer)
-                        .map_err(|_| invalid(var, key, "not an integer"))?,
+                    EnvKind::Integer => {
+                        raw.trim().parse().map(toml::Value::Integer).map_err(|_| invalid(var, key, "not an integer"))?
+                    }
                     EnvKind::List => toml::Value::Array(
                         raw.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().into()).collect(),
                     ),
@@ -388,8 +388,9 @@ fn read_token(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretString, Conf
     let token = match env("DISCORD_TOKEN").filter(|t| !t.trim().is_empty()) {
         Some(t) => t,
         None => match env("DISCORD_TOKEN_FILE").filter(|p| !p.trim().is_empty()) {
-            Some(path) => std::fs::read_to_string(&path)
-                .map_err(|source| ConfigError::TokenFile { path: path.into(), source })?,
+            Some(path) => {
+                std::fs::read_to_string(&path).map_err(|source| ConfigError::TokenFile { path: path.into(), source })?
+            }
             None => return Err(ConfigError::MissingToken),
         },
     };
@@ -453,13 +454,19 @@ mod tests {
         let e = error("[discord]\nguild_ids = [\"abc\"]\n", &[]);
         assert!(e.starts_with("config.toml: key `discord.guild_ids[0]`: not a Discord id"), "{e}");
         let e = error("[incident.plans]\npay = \"arn:aws:lambda:us-east-1:111122223333:function:x\"\n", &[]);
-        assert!(e.starts_with("config.toml: key `incident.plans.pay`: is not an Incident Manager response plan ARN"), "{e}");
+        assert!(
+            e.starts_with("config.toml: key `incident.plans.pay`: is not an Incident Manager response plan ARN"),
+            "{e}"
+        );
         let e = error("[incident]\nsource = \"aws.bot\"\n", &[]);
         assert!(e.contains("key `incident.source`: must not start with `aws.`"), "{e}");
         let e = error("[incident]\ndefault_plan = \"ghost\"\n", &[]);
         assert!(e.contains("key `incident.default_plan`"), "{e}");
         let e = error("", &[("INCIDENT_BOT_SOURCE", &"x".repeat(51))]);
-        assert!(e.starts_with("environment variable INCIDENT_BOT_SOURCE: key `incident.source`: is 51 characters"), "{e}");
+        assert!(
+            e.starts_with("environment variable INCIDENT_BOT_SOURCE: key `incident.source`: is 51 characters"),
+            "{e}"
+        );
         let e = error("[aws]\nmax_attempts = 0\n", &[]);
         assert!(e.contains("key `aws.max_attempts`: must be between 1 and 10"), "{e}");
     }

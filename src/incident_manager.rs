@@ -63,10 +63,7 @@ impl IncidentManager {
         if let Some(url) = &settings.endpoint_url {
             conf = conf.endpoint_url(url.as_str().trim_end_matches('/'));
         }
-        Self {
-            client: Client::from_conf(conf.build()),
-            region: sdk.region().map(ToString::to_string),
-        }
+        Self { client: Client::from_conf(conf.build()), region: sdk.region().map(ToString::to_string) }
     }
 
     /// The region requests go to, when one is known.
@@ -228,9 +225,9 @@ impl AwsError {
             Self::Throttled => "Incident Manager is throttling requests and still refused after retries. \
                  Nothing was declared: run `/incident` again in a minute."
                 .to_owned(),
-            Self::Validation { field: Some(field) } => format!(
-                "Incident Manager rejected the `{field}` field of the request. Nothing was declared."
-            ),
+            Self::Validation { field: Some(field) } => {
+                format!("Incident Manager rejected the `{field}` field of the request. Nothing was declared.")
+            }
             Self::Validation { field: None } => {
                 "Incident Manager rejected the request as invalid. Nothing was declared.".to_owned()
             }
@@ -243,8 +240,9 @@ impl AwsError {
             Self::ServiceFault => "Incident Manager had an internal error, also on retry. \
                  Nothing was declared: run `/incident` again."
                 .to_owned(),
-            Self::Unreachable => "Could not reach Incident Manager, nothing was declared — retry `/incident`."
-                .to_owned(),
+            Self::Unreachable => {
+                "Could not reach Incident Manager, nothing was declared — retry `/incident`.".to_owned()
+            }
             Self::NoAnswer => format!(
                 "Incident Manager did not answer in time. The incident may or may not have been declared: \
                  check the Incident Manager console ({region}) before retrying."
@@ -303,7 +301,10 @@ mod tests {
     fn finds_the_field_in_validation_messages() {
         let m = "1 validation error detected: Value 'xxx' at 'title' failed to satisfy constraint: Member must have length less than or equal to 200";
         assert_eq!(validation_field(m).as_deref(), Some("title"));
-        assert_eq!(validation_field("Value at 'relatedItems.1.member.title' bad").as_deref(), Some("relatedItems.1.member.title"));
+        assert_eq!(
+            validation_field("Value at 'relatedItems.1.member.title' bad").as_deref(),
+            Some("relatedItems.1.member.title")
+        );
         assert_eq!(validation_field("something else"), None);
     }
 

@@ -31,8 +31,8 @@ async fn run(config: Config) -> ExitCode {
     match app::run(config, &sdk, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = %e, "incident-bot stopped");
-            ExitCode::FAILURE
+            eprintln!("incident-bot: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }

@@ -1,13 +1,13 @@
 //! The gateway event handler: registers `/incident` on READY and runs each
 //! interaction through parse → declaration → Incident Manager → reply.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
 use serenity::all::{
     Command, CommandInteraction, Context, CreateAllowedMentions, CreateAutocompleteResponse, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler, GuildId, Interaction, Ready,
+    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler, GuildId, Interaction,
+    Ready,
 };
 use serenity::async_trait;
 use tracing::{Instrument, debug, error, info, info_span, warn};
@@ -103,7 +103,9 @@ impl Handler {
                 elapsed_ms = acked.elapsed().as_millis(),
                 "incident declared"
             ),
-            Err(e) => warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared"),
+            Err(e) => {
+                warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared")
+            }
         }
         let edit = EditInteractionResponse::new().embed(embed.clone()).allowed_mentions(CreateAllowedMentions::new());
         if let Err(e) = cmd.edit_response(&ctx.http, edit).await {
@@ -175,6 +177,3 @@ impl EventHandler for Handler {
         }
     }
 }
-
-/// Shared ownership for the client builder.
-pub type SharedHandler = Arc<Handler>;

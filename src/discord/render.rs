@@ -44,7 +44,7 @@ pub fn refusal(r: &Refusal) -> String {
         Refusal::Plan(PlanError::BadArn { given, reason }) => {
             format!("{} is not a response plan ARN: it {reason}.", quote(given))
         }
-        Refusal::Impact(e) => format!("The impact {e}."),
+        Refusal::Impact(e) => format!("The {e}."),
         Refusal::Title(TitleError::Empty) => "The title is empty: give a title or leave the option out.".to_owned(),
         Refusal::Title(e @ TitleError::TooLong(_)) => format!("{}.", capitalise(&e.to_string())),
         Refusal::Link(e) => {
@@ -75,9 +75,10 @@ pub fn declared(d: &Declaration, incident_arn: &str, region: Option<&str>) -> Cr
         ("Incident record ARN", format!("```\n{}\n```", escape_code(incident_arn)), false),
         ("Incident Manager", format!("[Open the console]({console})"), false),
     ];
-    embed(&title, "", d, fields, colour_for(d))
-        .url(console)
-        .footer(CreateEmbedFooter::new(truncate(&format!("Declared with /incident · {}", region.unwrap_or("AWS")), limits::FOOTER)))
+    embed(&title, "", d, fields, colour_for(d)).url(console).footer(CreateEmbedFooter::new(truncate(
+        &format!("Declared with /incident · {}", region.unwrap_or("AWS")),
+        limits::FOOTER,
+    )))
 }
 
 /// The embed that replaces the deferred response when AWS refused or failed.
@@ -108,7 +109,10 @@ fn embed<const N: usize>(
         e = e.field(truncate(name, limits::FIELD_NAME), truncate(&value, limits::FIELD_VALUE), inline);
     }
     if let Ok(ts) = Timestamp::from_unix_timestamp(
-        d.trigger.timestamp.duration_since(std::time::UNIX_EPOCH).map_or(0, |t| i64::try_from(t.as_secs()).unwrap_or(0)),
+        d.trigger
+            .timestamp
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |t| i64::try_from(t.as_secs()).unwrap_or(0)),
     ) {
         e = e.timestamp(ts);
     }

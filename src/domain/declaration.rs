@@ -177,7 +177,7 @@ impl Declaration {
         let channel = RelatedItem::url(origin.channel_url(), origin.channel_title());
         // One slot of the service's 100 is the channel link.
         let mut related_items = parse_links(input.links.as_deref().unwrap_or_default(), MAX_RELATED_ITEMS - 1)?;
-        if !related_items.iter().any(|i| i.value() == channel.value()) {
+        if !related_items.iter().any(|i| i.same_target(&channel)) {
             related_items.push(channel);
         }
         let raw_data = serde_json::to_string(&RawData {

@@ -63,6 +63,11 @@ impl RelatedItem {
         }
     }
 
+    /// Whether both point at the same thing (URLs compared normalised).
+    pub fn same_target(&self, other: &Self) -> bool {
+        self.dedupe_key() == other.dedupe_key()
+    }
+
     fn dedupe_key(&self) -> String {
         match &self.target {
             ItemTarget::Url(u) => url::Url::parse(u).map_or_else(|_| u.clone(), String::from),
@@ -201,20 +206,16 @@ fn tokens(input: &str) -> impl Iterator<Item = Token<'_>> {
         if rest.is_empty() {
             return None;
         }
-        if rest.starts_with('[') {
-            if let Some((token, len)) = markdown(rest) {
-                rest = &rest[len..];
-                return Some(token);
-            }
+        if rest.starts_with('[')
+            && let Some((token, len)) = markdown(rest)
+        {
+            rest = &rest[len..];
+            return Some(token);
         }
         let end = bare_end(rest);
         let token = &rest[..end];
         rest = &rest[end..];
-        Some(if token.starts_with('[') && token.contains("](") {
-            Token::Unclosed(token)
-        } else {
-            Token::Bare(token)
-        })
+        Some(if token.starts_with('[') && token.contains("](") { Token::Unclosed(token) } else { Token::Bare(token) })
     })
 }
 

@@ -9,7 +9,7 @@ pub mod plans;
 pub mod text;
 
 pub use arn::{Arn, ArnError, ResponsePlanArn};
-pub use declaration::{DeclareInput, Declaration, IncidentSource, Origin, Refusal, Trigger};
+pub use declaration::{Declaration, DeclareInput, IncidentSource, Origin, Refusal, Trigger};
 pub use impact::Impact;
 pub use links::{ItemTarget, RelatedItem};
 pub use plans::{PlanCatalog, ResolvedPlan};

@@ -96,10 +96,11 @@ impl PlanCatalog {
             }
         }
         let mut out: Vec<_> = prefix.into_iter().chain(contains).collect();
-        if let Ok(arn) = ResponsePlanArn::parse(typed) {
-            if !out.iter().any(|(_, v)| v == typed) && typed.len() <= 100 {
-                out.insert(0, (arn.name().to_owned(), typed.to_owned()));
-            }
+        if let Ok(arn) = ResponsePlanArn::parse(typed)
+            && !out.iter().any(|(_, v)| v == typed)
+            && typed.len() <= 100
+        {
+            out.insert(0, (arn.name().to_owned(), typed.to_owned()));
         }
         out.truncate(MAX_AUTOCOMPLETE_CHOICES);
         for (name, _) in &mut out {

@@ -51,8 +51,7 @@ impl IncidentTitle {
     /// Trims the title and turns line breaks and other control characters into
     /// spaces (a title is one line in every place Incident Manager shows it).
     pub fn parse(s: &str) -> Result<Self, TitleError> {
-        let cleaned: String =
-            s.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
+        let cleaned: String = s.trim().chars().map(|c| if c.is_control() { ' ' } else { c }).collect::<String>();
         let cleaned = cleaned.trim();
         if cleaned.is_empty() {
             return Err(TitleError::Empty);

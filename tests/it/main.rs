@@ -1,1 +1,17 @@
-fn main(){}
+//! Integration tests: the real bot (serenity + the AWS SDK) against a fake
+//! Discord and a fake Incident Manager on 127.0.0.1. One binary, so the
+//! crate and its dependencies are linked once.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc)]
+
+use std::time::Duration;
+
+mod binary;
+mod declare;
+mod fake_discord;
+mod fake_incident_manager;
+mod helpers;
+mod http;
+
+/// How long a test waits for an event before it fails. Generous: CI runs
+/// on a loaded 2-core machine, and waiting costs nothing when things work.
+pub const WAIT: Duration = Duration::from_secs(30);

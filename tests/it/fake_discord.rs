@@ -1,0 +1,643 @@
+//! A fake Discord on loopback: REST under `/api/v10` and a Gateway WebSocket.
+//!
+//! Strict where Discord is:
+//! - every JSON body the bot sends is validated against the schemas of
+//!   Discord's official OpenAPI spec (`tests/fixtures/discord-openapi-subset.json`),
+//!   plus the rules the spec cannot express (command and option name pattern,
+//!   required options first, no choices with autocomplete, embed totals);
+//! - an interaction can be answered once, within 3 s of its dispatch
+//!   (later: `10062 Unknown interaction`; twice: `40060 already acknowledged`);
+//! - `@original` can only be edited after the answer, and only while the
+//!   interaction token lives (15 min; tests may shorten it);
+//! - bot routes need `Authorization: Bot <token>`; IDENTIFY must carry it too.
+//!
+//! Rejections get Discord's JSON error shape and are recorded, as is every
+//! accepted request, so tests assert on what crossed the wire.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+
+use super::http::{Req, Resp, serve};
+
+pub const APP_ID: u64 = 900_000_000_000_000_001;
+pub const GUILD_ID: u64 = 900_000_000_000_000_100;
+pub const CHANNEL_ID: u64 = 900_000_000_000_000_200;
+pub const CHANNEL_NAME: &str = "ops-war-room";
+pub const COMMAND_ID: u64 = 900_000_000_000_000_300;
+pub const USER_ID: u64 = 900_000_000_000_000_400;
+pub const USER_NAME: &str = "alice";
+/// Discord's rule: the first answer within 3 s of the interaction.
+pub const ACK_DEADLINE: Duration = Duration::from_secs(3);
+const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+
+/// What crossed the wire, in order. Some fields are only read through
+/// `Debug`, in the messages of failing assertions.
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+pub enum Event {
+    Identify(Value),
+    Commands {
+        guild: Option<u64>,
+        body: Value,
+    },
+    /// An accepted interaction callback, `after` its dispatch.
+    Callback {
+        interaction: u64,
+        body: Value,
+        after: Duration,
+    },
+    Edit {
+        interaction: u64,
+        body: Value,
+    },
+    Followup {
+        interaction: u64,
+        body: Value,
+    },
+    ChannelMessage {
+        channel: u64,
+        body: Value,
+    },
+    /// A request the fake refused, and why.
+    Rejected {
+        method: String,
+        path: String,
+        status: u16,
+        reason: String,
+        body: Value,
+    },
+}
+
+struct Interaction {
+    token: String,
+    dispatched: Instant,
+    answered: bool,
+}
+
+#[derive(Default)]
+pub struct State {
+    pub events: Vec<Event>,
+    interactions: HashMap<u64, Interaction>,
+    payloads: HashMap<u64, Value>,
+    gateway: Option<mpsc::UnboundedSender<Message>>,
+    seq: u64,
+    next_id: u64,
+    token_lifetime: Option<Duration>,
+}
+
+impl State {
+    pub fn callbacks(&self, interaction: u64) -> Vec<(Value, Duration)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Callback { interaction: i, body, after } if *i == interaction => Some((body.clone(), *after)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn edits(&self, interaction: u64) -> Vec<Value> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Edit { interaction: i, body } if *i == interaction => Some(body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn channel_messages(&self) -> Vec<Value> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChannelMessage { body, .. } => Some(body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn rejected(&self) -> Vec<Event> {
+        self.events.iter().filter(|e| matches!(e, Event::Rejected { .. })).cloned().collect()
+    }
+}
+
+#[derive(Clone)]
+pub struct FakeDiscord {
+    pub api_url: String,
+    state: Arc<Mutex<State>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+impl FakeDiscord {
+    /// Starts the REST server and the gateway; the bot must present `token`.
+    pub async fn start(token: &str) -> Self {
+        let state = Arc::new(Mutex::new(State { next_id: 1, ..State::default() }));
+        let changed = Arc::new(watch::channel(0).0);
+        let gateway = start_gateway(state.clone(), changed.clone(), token.to_owned()).await;
+        let (s, c, t) = (state.clone(), changed.clone(), token.to_owned());
+        let addr = serve(move |req| {
+            let (s, c, t) = (s.clone(), c.clone(), t.clone());
+            async move { rest(&s, &c, &t, gateway, req) }
+        })
+        .await;
+        Self { api_url: format!("http://{addr}"), state, changed }
+    }
+
+    /// Makes interaction tokens expire after `d` instead of 15 minutes.
+    pub fn set_token_lifetime(&self, d: Duration) {
+        self.state.lock().unwrap().token_lifetime = Some(d);
+    }
+
+    pub fn rejected(&self) -> Vec<Event> {
+        self.state.lock().unwrap().rejected()
+    }
+
+    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock().unwrap())
+    }
+
+    /// Waits (up to [`super::WAIT`]) until `f` returns `Some`.
+    pub async fn wait_for<T>(&self, what: &str, f: impl Fn(&State) -> Option<T>) -> T {
+        let mut rx = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + super::WAIT;
+        loop {
+            if let Some(t) = f(&self.state.lock().unwrap()) {
+                return t;
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                panic!("timed out waiting for {what}; events: {:#?}", self.state.lock().unwrap().events);
+            }
+        }
+    }
+
+    /// Waits until the bot has registered its commands; returns the payload.
+    pub async fn wait_commands(&self) -> Value {
+        self.wait_for("command registration", |s| {
+            s.events.iter().find_map(|e| match e {
+                Event::Commands { body, .. } => Some(body.clone()),
+                _ => None,
+            })
+        })
+        .await
+    }
+
+    /// Waits for the first answer to `interaction`.
+    pub async fn wait_callback(&self, interaction: u64) -> (Value, Duration) {
+        self.wait_for("an interaction callback", |s| s.callbacks(interaction).into_iter().next()).await
+    }
+
+    /// Waits for the `n`th edit of `@original` of `interaction`.
+    pub async fn wait_edit(&self, interaction: u64, n: usize) -> Value {
+        self.wait_for("an edit of @original", |s| s.edits(interaction).get(n - 1).cloned()).await
+    }
+
+    /// A fresh snowflake dated now, so the bot reads a real creation time.
+    pub fn snowflake(&self) -> u64 {
+        let mut s = self.state.lock().unwrap();
+        s.next_id += 1;
+        let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+        ((ms - DISCORD_EPOCH_MS) << 22) | (s.next_id & 0x3f_ffff)
+    }
+
+    /// Sends an INTERACTION_CREATE over the gateway; returns its id.
+    pub async fn dispatch_interaction(&self, mut d: Value) -> u64 {
+        let id = d["id"].as_str().map_or_else(|| self.snowflake(), |s| s.parse().unwrap());
+        d["id"] = json!(id.to_string());
+        let token = format!("itoken-{id}");
+        d["token"] = json!(token);
+        self.send_dispatch_registering("INTERACTION_CREATE", d, Some((id, token))).await;
+        id
+    }
+
+    /// Sends interaction `id` again (a replay), without resetting its clock.
+    pub async fn redeliver(&self, id: u64) {
+        let d = self.state.lock().unwrap().payloads[&id].clone();
+        self.send_dispatch_registering("INTERACTION_CREATE", d, None).await;
+    }
+
+    async fn send_dispatch_registering(&self, t: &str, d: Value, register: Option<(u64, String)>) {
+        let tx = self
+            .wait_for("a gateway session", |s| {
+                s.gateway.clone().filter(|_| s.events.iter().any(|e| matches!(e, Event::Identify(_))))
+            })
+            .await;
+        let mut s = self.state.lock().unwrap();
+        if let Some((id, token)) = register {
+            s.payloads.insert(id, d.clone());
+            s.interactions.insert(id, Interaction { token, dispatched: Instant::now(), answered: false });
+        }
+        s.seq += 1;
+        let frame = json!({"op": 0, "t": t, "s": s.seq, "d": d});
+        tx.send(Message::Text(frame.to_string())).unwrap();
+    }
+}
+
+/// The `d` of an INTERACTION_CREATE for `/incident` with these options, sent
+/// by a guild member, as Discord shapes it.
+pub fn incident_command(options: Value) -> Value {
+    interaction(2, json!({"id": COMMAND_ID.to_string(), "name": "incident", "type": 1, "options": options}))
+}
+
+/// An autocomplete interaction for `/incident` with `options` (one focused).
+pub fn incident_autocomplete(options: Value) -> Value {
+    interaction(4, json!({"id": COMMAND_ID.to_string(), "name": "incident", "type": 1, "options": options}))
+}
+
+fn interaction(kind: u8, data: Value) -> Value {
+    json!({
+        "application_id": APP_ID.to_string(),
+        "type": kind,
+        "data": data,
+        "guild_id": GUILD_ID.to_string(),
+        "channel_id": CHANNEL_ID.to_string(),
+        "channel": {"id": CHANNEL_ID.to_string(), "name": CHANNEL_NAME, "type": 0},
+        "member": {
+            "user": {"id": USER_ID.to_string(), "username": USER_NAME, "discriminator": "0", "global_name": "Alice", "avatar": null},
+            "roles": [],
+            "joined_at": "2024-01-01T00:00:00.000000+00:00",
+            "deaf": false,
+            "mute": false,
+            "flags": 0,
+            "pending": false,
+            "permissions": "2147483647"
+        },
+        "app_permissions": "2147483647",
+        "version": 1,
+        "locale": "en-US",
+        "guild_locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": GUILD_ID.to_string()},
+        "context": 0,
+        "attachment_size_limit": 26_214_400
+    })
+}
+
+// ---- REST ---------------------------------------------------------------------
+
+fn discord_error(status: u16, code: u64, message: &str) -> Resp {
+    Resp::json(status, &json!({"message": message, "code": code}))
+}
+
+fn rest(state: &Mutex<State>, changed: &watch::Sender<u64>, token: &str, gateway: SocketAddr, req: Req) -> Resp {
+    let body: Value =
+        if req.body.is_empty() { Value::Null } else { serde_json::from_slice(&req.body).unwrap_or(Value::Null) };
+    let mut s = state.lock().unwrap();
+    let outcome = route(&mut s, token, gateway, &req, &body);
+    let resp = match outcome {
+        Ok((resp, event)) => {
+            if let Some(e) = event {
+                s.events.push(e);
+            }
+            resp
+        }
+        Err((status, code, reason)) => {
+            s.events.push(Event::Rejected {
+                method: req.method.clone(),
+                path: req.path.clone(),
+                status,
+                reason: reason.clone(),
+                body,
+            });
+            discord_error(status, code, &reason)
+        }
+    };
+    drop(s);
+    changed.send_modify(|v| *v += 1);
+    resp
+}
+
+type Routed = Result<(Resp, Option<Event>), (u16, u64, String)>;
+
+fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Value) -> Routed {
+    let Some(path) = req.path.strip_prefix("/api/v10") else {
+        return Err((404, 0, format!("not under /api/v10: {}", req.path)));
+    };
+    let parts: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let bot_auth = || -> Result<(), (u16, u64, String)> {
+        if req.header("authorization") == Some(&format!("Bot {token}")) {
+            Ok(())
+        } else {
+            Err((401, 0, "401: Unauthorized".into()))
+        }
+    };
+    let app = APP_ID.to_string();
+    match (req.method.as_str(), parts.as_slice()) {
+        ("GET", ["gateway"]) => Ok((Resp::json(200, &json!({"url": format!("ws://{gateway}")})), None)),
+        ("PUT", ["applications", a, "commands"]) if *a == app => {
+            bot_auth()?;
+            commands(s, None, body)
+        }
+        ("PUT", ["applications", a, "guilds", g, "commands"]) if *a == app => {
+            bot_auth()?;
+            commands(s, Some(g.parse().map_err(|_| (400, 50035, "bad guild id".to_owned()))?), body)
+        }
+        ("POST", ["interactions", id, itoken, "callback"]) => {
+            let id: u64 = id.parse().map_err(|_| (404, 10062, "Unknown interaction".to_owned()))?;
+            callback(s, id, itoken, body)
+        }
+        ("PATCH", ["webhooks", a, itoken, "messages", "@original"]) if *a == app => {
+            let id = live_interaction(s, itoken)?;
+            if !s.interactions[&id].answered {
+                return Err((404, 10008, "Unknown Message".into()));
+            }
+            schema_check("edit_original", body)?;
+            embed_totals(body)?;
+            let msg = message(s, body);
+            Ok((Resp::json(200, &msg), Some(Event::Edit { interaction: id, body: body.clone() })))
+        }
+        ("POST", ["webhooks", a, itoken]) if *a == app => {
+            let id = live_interaction(s, itoken)?;
+            if !s.interactions[&id].answered {
+                return Err((404, 10015, "Unknown Webhook".into()));
+            }
+            schema_check("followup", body)?;
+            embed_totals(body)?;
+            let msg = message(s, body);
+            Ok((Resp::json(200, &msg), Some(Event::Followup { interaction: id, body: body.clone() })))
+        }
+        ("POST", ["channels", c, "messages"]) => {
+            bot_auth()?;
+            let channel: u64 = c.parse().map_err(|_| (404, 10003, "Unknown Channel".to_owned()))?;
+            schema_check("channel_message", body)?;
+            embed_totals(body)?;
+            let msg = message(s, body);
+            Ok((Resp::json(200, &msg), Some(Event::ChannelMessage { channel, body: body.clone() })))
+        }
+        _ => Err((404, 0, format!("the fake has no route {} {}", req.method, req.path))),
+    }
+}
+
+fn live_interaction(s: &State, itoken: &str) -> Result<u64, (u16, u64, String)> {
+    let (id, i) =
+        s.interactions.iter().find(|(_, i)| i.token == itoken).ok_or((404, 10015, "Unknown Webhook".to_owned()))?;
+    let lifetime = s.token_lifetime.unwrap_or(Duration::from_secs(15 * 60));
+    if i.dispatched.elapsed() > lifetime {
+        return Err((401, 50027, "Invalid Webhook Token".into()));
+    }
+    Ok(*id)
+}
+
+fn commands(s: &mut State, guild: Option<u64>, body: &Value) -> Routed {
+    schema_check(if guild.is_some() { "bulk_guild_commands" } else { "bulk_commands" }, body)?;
+    let mut out = Vec::new();
+    for (i, c) in body.as_array().into_iter().flatten().enumerate() {
+        command_rules(c).map_err(|r| (400, 50035, format!("Invalid Form Body: commands[{i}]: {r}")))?;
+        let mut c = c.clone();
+        c["id"] = json!((COMMAND_ID + i as u64).to_string());
+        c["application_id"] = json!(APP_ID.to_string());
+        c["version"] = json!("1");
+        c["type"] = c.get("type").cloned().filter(|t| !t.is_null()).unwrap_or(json!(1));
+        if let Some(g) = guild {
+            c["guild_id"] = json!(g.to_string());
+        }
+        out.push(c);
+    }
+    let _ = s;
+    Ok((Resp::json(200, &Value::Array(out)), Some(Event::Commands { guild, body: body.clone() })))
+}
+
+/// The application-command rules the OpenAPI schema cannot state.
+fn command_rules(c: &Value) -> Result<(), String> {
+    static NAME: OnceLock<regex::Regex> = OnceLock::new();
+    let name_re = NAME.get_or_init(|| regex::Regex::new(r"^[-_'\p{L}\p{N}\p{sc=Deva}\p{sc=Thai}]{1,32}$").unwrap());
+    let valid_name = |n: &str| name_re.is_match(n) && n.to_lowercase() == n;
+    let name = c["name"].as_str().unwrap_or_default();
+    if !valid_name(name) {
+        return Err(format!("name `{name}` does not match Discord's pattern or is not lowercase"));
+    }
+    let desc = c["description"].as_str().unwrap_or_default().chars().count();
+    if !(1..=100).contains(&desc) {
+        return Err("description must be 1-100 characters".into());
+    }
+    let options = c["options"].as_array().cloned().unwrap_or_default();
+    if options.len() > 25 {
+        return Err("more than 25 options".into());
+    }
+    let mut seen_optional = false;
+    for o in &options {
+        let oname = o["name"].as_str().unwrap_or_default();
+        if !valid_name(oname) {
+            return Err(format!("option name `{oname}` is invalid"));
+        }
+        let odesc = o["description"].as_str().unwrap_or_default().chars().count();
+        if !(1..=100).contains(&odesc) {
+            return Err(format!("option `{oname}` description must be 1-100 characters"));
+        }
+        let required = o["required"].as_bool().unwrap_or(false);
+        if required && seen_optional {
+            return Err(format!("required option `{oname}` comes after an optional one"));
+        }
+        seen_optional |= !required;
+        let choices = o["choices"].as_array().map_or(0, Vec::len);
+        if choices > 25 {
+            return Err(format!("option `{oname}` has more than 25 choices"));
+        }
+        if choices > 0 && o["autocomplete"] == true {
+            return Err(format!("option `{oname}` has both choices and autocomplete"));
+        }
+        for ch in o["choices"].as_array().into_iter().flatten() {
+            let n = ch["name"].as_str().unwrap_or_default().chars().count();
+            if !(1..=100).contains(&n) {
+                return Err(format!("a choice of `{oname}` has a name of {n} characters"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn callback(s: &mut State, id: u64, itoken: &str, body: &Value) -> Routed {
+    let Some(i) = s.interactions.get_mut(&id).filter(|i| i.token == itoken) else {
+        return Err((404, 10062, "Unknown interaction".into()));
+    };
+    let after = i.dispatched.elapsed();
+    if after > ACK_DEADLINE {
+        return Err((404, 10062, format!("Unknown interaction (answered after {after:?})")));
+    }
+    if i.answered {
+        return Err((400, 40060, "Interaction has already been acknowledged.".into()));
+    }
+    schema_check("callback", body)?;
+    let kind = body["type"].as_u64().unwrap_or(0);
+    if kind == 5 {
+        let flags = body["data"]["flags"].as_u64().unwrap_or(0);
+        // Discord ignores a deferred response's content: sending some is a bug
+        // that would lose it. (serenity sends an empty `attachments`, which is fine.)
+        let carries = |k: &str| {
+            body["data"][k].as_str().is_some_and(|s| !s.is_empty())
+                || body["data"][k].as_array().is_some_and(|a| !a.is_empty())
+        };
+        if flags & !64 != 0 || ["content", "embeds", "components", "attachments"].iter().any(|k| carries(k)) {
+            return Err((400, 50035, "a deferred response may only carry the EPHEMERAL flag".into()));
+        }
+    }
+    if kind == 4 {
+        embed_totals(&body["data"])?;
+    }
+    i.answered = true;
+    Ok((Resp::empty(204), Some(Event::Callback { interaction: id, body: body.clone(), after })))
+}
+
+fn message(s: &mut State, body: &Value) -> Value {
+    s.next_id += 1;
+    json!({
+        "id": (COMMAND_ID + 10_000 + s.next_id).to_string(),
+        "channel_id": CHANNEL_ID.to_string(),
+        "author": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
+        "content": body["content"].as_str().unwrap_or_default(),
+        "timestamp": "2024-01-01T00:00:00.000000+00:00",
+        "edited_timestamp": null,
+        "tts": false,
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": body["embeds"].as_array().cloned().unwrap_or_default(),
+        "components": body["components"].as_array().cloned().unwrap_or_default(),
+        "pinned": false,
+        "type": 0,
+        "flags": body["flags"].as_u64().unwrap_or(0)
+    })
+}
+
+/// Discord's embed limits that span fields: at most 25 fields and 6000
+/// characters in all of an embed's texts.
+fn embed_totals(body: &Value) -> Result<(), (u16, u64, String)> {
+    for e in body["embeds"].as_array().into_iter().flatten() {
+        let len = |v: &Value| v.as_str().map_or(0, |s| s.chars().count());
+        let mut total =
+            len(&e["title"]) + len(&e["description"]) + len(&e["footer"]["text"]) + len(&e["author"]["name"]);
+        let fields = e["fields"].as_array().cloned().unwrap_or_default();
+        if fields.len() > 25 {
+            return Err((400, 50035, "embed has more than 25 fields".into()));
+        }
+        for f in &fields {
+            total += len(&f["name"]) + len(&f["value"]);
+        }
+        if total > 6000 {
+            return Err((400, 50035, format!("embed is {total} characters; the limit is 6000")));
+        }
+    }
+    Ok(())
+}
+
+fn schema_check(request: &str, body: &Value) -> Result<(), (u16, u64, String)> {
+    static VALIDATORS: OnceLock<HashMap<&'static str, jsonschema::Validator>> = OnceLock::new();
+    let validators = VALIDATORS.get_or_init(|| {
+        let spec: Value = serde_json::from_str(include_str!("../fixtures/discord-openapi-subset.json")).unwrap();
+        let mut requests = spec["x-harness-requests"].as_object().unwrap().clone();
+        requests.insert(
+            "channel_message".into(),
+            json!({"type": "object", "properties": {
+                "content": {"type": ["string", "null"], "maxLength": 2000},
+                "embeds": {"type": ["array", "null"], "maxItems": 10, "items": {"$ref": "#/components/schemas/RichEmbed"}},
+                "allowed_mentions": {"oneOf": [{"type": "null"}, {"$ref": "#/components/schemas/MessageAllowedMentionsRequest"}]}
+            }}),
+        );
+        requests
+            .into_iter()
+            .map(|(name, schema)| {
+                let mut root = schema.as_object().unwrap().clone();
+                root.insert("components".into(), spec["components"].clone());
+                let name: &'static str = Box::leak(name.into_boxed_str());
+                (name, jsonschema::validator_for(&Value::Object(root)).unwrap())
+            })
+            .collect()
+    });
+    let v = &validators[request];
+    let errors: Vec<String> = v.iter_errors(body).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err((400, 50035, format!("Invalid Form Body ({request}): {}", errors.join("; "))))
+    }
+}
+
+// ---- Gateway ------------------------------------------------------------------
+
+async fn start_gateway(state: Arc<Mutex<State>>, changed: Arc<watch::Sender<u64>>, token: String) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut session = 0u64;
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            session += 1;
+            let (state, changed, token) = (state.clone(), changed.clone(), token.clone());
+            tokio::spawn(async move {
+                let Ok(ws) = tokio_tungstenite::accept_async(stream).await else { return };
+                gateway_session(ws, state, changed, token, addr, session).await;
+            });
+        }
+    });
+    addr
+}
+
+async fn gateway_session(
+    ws: tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>,
+    state: Arc<Mutex<State>>,
+    changed: Arc<watch::Sender<u64>>,
+    token: String,
+    addr: SocketAddr,
+    session: u64,
+) {
+    let (mut sink, mut stream) = ws.split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    tx.send(Message::Text(json!({"op": 10, "d": {"heartbeat_interval": 41_250}}).to_string())).unwrap();
+    let writer = tokio::spawn(async move {
+        while let Some(m) = rx.recv().await {
+            let close = matches!(m, Message::Close(_));
+            if sink.send(m).await.is_err() || close {
+                break;
+            }
+        }
+    });
+    while let Some(Ok(msg)) = stream.next().await {
+        let Message::Text(text) = msg else { continue };
+        let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
+        match frame["op"].as_u64() {
+            Some(1) => {
+                let _ = tx.send(Message::Text(json!({"op": 11}).to_string()));
+            }
+            Some(2) => {
+                if frame["d"]["token"] != json!(format!("Bot {token}")) {
+                    let _ = tx.send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                        code: 4004.into(),
+                        reason: "Authentication failed.".into(),
+                    })));
+                    break;
+                }
+                let mut s = state.lock().unwrap();
+                s.events.push(Event::Identify(frame["d"].clone()));
+                s.seq += 1;
+                let ready = json!({"op": 0, "t": "READY", "s": s.seq, "d": {
+                    "v": 10,
+                    "user": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
+                    "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
+                    "session_id": format!("session-{session}"),
+                    "resume_gateway_url": format!("ws://{addr}"),
+                    "application": {"id": APP_ID.to_string(), "flags": 0},
+                    "shard": [0, 1]
+                }});
+                let _ = tx.send(Message::Text(ready.to_string()));
+                s.gateway = Some(tx.clone());
+                drop(s);
+                changed.send_modify(|v| *v += 1);
+            }
+            Some(6) => {
+                // Sessions are not kept: ask for a fresh IDENTIFY, as Discord
+                // does when a session cannot be resumed.
+                let _ = tx.send(Message::Text(json!({"op": 9, "d": false}).to_string()));
+            }
+            _ => {}
+        }
+    }
+    writer.abort();
+}

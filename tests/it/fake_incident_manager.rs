@@ -1,0 +1,394 @@
+//! A fake AWS Systems Manager Incident Manager (rest-json) on loopback.
+//!
+//! It is strict where the real service is:
+//! - requests must be SigV4-signed for service `ssm-incidents` with the test
+//!   credentials (the signature is recomputed and compared);
+//! - bodies are validated against the botocore service model
+//!   (`tests/fixtures/ssm-incidents-2018-05-10.json`): types, required members,
+//!   lengths (counted in UTF-16 units), patterns, enums, ranges, unions;
+//!   violations get a `ValidationException` worded like AWS's;
+//! - unknown response plans get `ResourceNotFoundException`;
+//! - StartIncident is idempotent on `clientToken`.
+//!
+//! Errors carry `x-amzn-errortype`, as the service sends them. Every request is
+//! recorded, accepted or not; tests can queue faults and set a delay.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::http::{Req, Resp, serve};
+
+pub const ACCESS_KEY: &str = "AKIDINCIDENTBOTTEST";
+pub const SECRET_KEY: &str = "incident-bot-test-secret";
+pub const REGION: &str = "us-east-1";
+pub const ACCOUNT: &str = "111122223333";
+
+/// One request as received.
+#[derive(Debug, Clone)]
+pub struct AwsRequest {
+    pub operation: String,
+    pub body: Value,
+    pub headers: Vec<(String, String)>,
+    /// The status the fake answered with.
+    pub status: u16,
+}
+
+/// A scripted answer for the next request, instead of the normal one.
+#[derive(Debug, Clone)]
+pub enum Fault {
+    /// An AWS error: status, `x-amzn-errortype`, message.
+    Error(u16, &'static str, &'static str),
+}
+
+#[derive(Debug, Default)]
+pub struct State {
+    pub requests: Vec<AwsRequest>,
+    /// Incident record ARN by client token, in creation order.
+    pub incidents: Vec<(String, String)>,
+    plans: Vec<String>,
+    faults: VecDeque<Fault>,
+    delay: Duration,
+}
+
+#[derive(Clone)]
+pub struct FakeIncidentManager {
+    pub url: String,
+    state: Arc<Mutex<State>>,
+    changed: Arc<watch::Sender<u64>>,
+}
+
+fn model() -> &'static Value {
+    static MODEL: OnceLock<Value> = OnceLock::new();
+    MODEL.get_or_init(|| serde_json::from_str(include_str!("../fixtures/ssm-incidents-2018-05-10.json")).unwrap())
+}
+
+pub fn plan_arn(name: &str) -> String {
+    format!("arn:aws:ssm-incidents::{ACCOUNT}:response-plan/{name}")
+}
+
+impl FakeIncidentManager {
+    /// Starts the fake with response plans of these names.
+    pub async fn start(plans: &[&str]) -> Self {
+        let state =
+            Arc::new(Mutex::new(State { plans: plans.iter().map(|p| plan_arn(p)).collect(), ..State::default() }));
+        let changed = Arc::new(watch::channel(0).0);
+        let (s, c) = (state.clone(), changed.clone());
+        let addr = serve(move |req| {
+            let (s, c) = (s.clone(), c.clone());
+            async move { handle(&s, &c, req).await }
+        })
+        .await;
+        Self { url: format!("http://{addr}"), state, changed }
+    }
+
+    /// Answers the next requests with these faults, in order.
+    pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
+        self.state.lock().unwrap().faults.extend(faults);
+    }
+
+    /// Delays every answer by `d`.
+    pub fn set_delay(&self, d: Duration) {
+        self.state.lock().unwrap().delay = d;
+    }
+
+    pub fn requests(&self, operation: &str) -> Vec<AwsRequest> {
+        self.state.lock().unwrap().requests.iter().filter(|r| r.operation == operation).cloned().collect()
+    }
+
+    pub fn incidents(&self) -> Vec<(String, String)> {
+        self.state.lock().unwrap().incidents.clone()
+    }
+
+    /// Waits (up to 30 s) until `f` returns `Some`.
+    pub async fn wait_for<T>(&self, what: &str, f: impl Fn(&State) -> Option<T>) -> T {
+        let mut rx = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + super::WAIT;
+        loop {
+            if let Some(t) = f(&self.state.lock().unwrap()) {
+                return t;
+            }
+            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+                panic!("timed out waiting for {what}; requests: {:#?}", self.state.lock().unwrap().requests);
+            }
+        }
+    }
+
+    /// Waits for the `n`th request of `operation` (1-based).
+    pub async fn wait_requests(&self, operation: &str, n: usize) -> Vec<AwsRequest> {
+        self.wait_for(&format!("{n} {operation} request(s)"), |s| {
+            let got: Vec<_> = s.requests.iter().filter(|r| r.operation == operation).cloned().collect();
+            (got.len() >= n).then_some(got)
+        })
+        .await
+    }
+}
+
+fn aws_error(status: u16, code: &str, message: &str) -> Resp {
+    Resp::json(status, &json!({ "message": message })).with_header("x-amzn-errortype", code)
+}
+
+async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) -> Resp {
+    let operation = operation_for(&req.method, &req.path);
+    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    let (delay, fault) = {
+        let mut s = state.lock().unwrap();
+        (s.delay, s.faults.pop_front())
+    };
+    let resp = match (&operation, fault) {
+        (_, Some(Fault::Error(status, code, message))) => aws_error(status, code, message),
+        (None, _) => aws_error(404, "UnknownOperationException", "Unknown operation"),
+        (Some(op), None) => match check(&req, op, &body) {
+            Err(resp) => resp,
+            Ok(()) => respond(state, op, &body),
+        },
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    let mut s = state.lock().unwrap();
+    s.requests.push(AwsRequest {
+        operation: operation.unwrap_or_else(|| format!("{} {}", req.method, req.path)),
+        body,
+        headers: req.headers.clone(),
+        status: resp.status,
+    });
+    drop(s);
+    changed.send_modify(|v| *v += 1);
+    resp
+}
+
+/// The operation the model routes `method path` to.
+fn operation_for(method: &str, path: &str) -> Option<String> {
+    model()["operations"].as_object()?.iter().find_map(|(name, op)| {
+        let http = &op["http"];
+        let uri = http["requestUri"].as_str()?.split('?').next()?;
+        (http["method"] == method && uri == path).then(|| name.clone())
+    })
+}
+
+/// Protocol, signature and model checks, as the service makes them.
+fn check(req: &Req, op: &str, body: &Value) -> Result<(), Resp> {
+    if req.header("content-type") != Some("application/json") {
+        return Err(aws_error(415, "UnsupportedMediaTypeException", "content-type must be application/json"));
+    }
+    verify_sigv4(req)?;
+    if !body.is_object() {
+        return Err(aws_error(400, "SerializationException", "body is not a JSON object"));
+    }
+    let input = model()["operations"][op]["input"]["shape"].as_str().unwrap();
+    let mut errors = Vec::new();
+    validate(input, body, "", &mut errors);
+    if let Some(unknown) = errors.iter().find(|e| e.starts_with("unknown member")) {
+        return Err(aws_error(400, "SerializationException", unknown));
+    }
+    if !errors.is_empty() {
+        let n = errors.len();
+        let msg = format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, errors.join("; "));
+        return Err(aws_error(400, "ValidationException", &msg));
+    }
+    Ok(())
+}
+
+fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
+    let mut s = state.lock().unwrap();
+    match op {
+        "StartIncident" => {
+            let plan = body["responsePlanArn"].as_str().unwrap_or_default();
+            if !s.plans.iter().any(|p| p == plan) {
+                return Resp::json(
+                    404,
+                    &json!({"message": format!("Response plan {plan} not found"), "resourceIdentifier": plan, "resourceType": "RESPONSE_PLAN"}),
+                )
+                .with_header("x-amzn-errortype", "ResourceNotFoundException");
+            }
+            let token = body["clientToken"].as_str().unwrap_or_default().to_owned();
+            let existing = s.incidents.iter().find(|(t, _)| !token.is_empty() && *t == token).map(|(_, a)| a.clone());
+            let arn = existing.unwrap_or_else(|| {
+                let name = plan.rsplit('/').next().unwrap_or_default();
+                let arn = format!(
+                    "arn:aws:ssm-incidents::{ACCOUNT}:incident-record/{name}/{:08x}-0000-4000-8000-{:012x}",
+                    s.incidents.len() + 1,
+                    s.incidents.len() + 1
+                );
+                s.incidents.push((token, arn.clone()));
+                arn
+            });
+            Resp::json(200, &json!({ "incidentRecordArn": arn }))
+        }
+        _ => aws_error(501, "NotImplemented", &format!("the fake does not implement {op}")),
+    }
+}
+
+// ---- Model validation -------------------------------------------------------
+
+fn at(path: &str, member: &str) -> String {
+    if path.is_empty() { member.to_owned() } else { format!("{path}.{member}") }
+}
+
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Appends AWS-style messages for every way `v` violates `shape`.
+fn validate(shape: &str, v: &Value, path: &str, errors: &mut Vec<String>) {
+    let def = &model()["shapes"][shape];
+    let fail = |errors: &mut Vec<String>, constraint: String| {
+        errors.push(format!("Value '{}' at '{path}' failed to satisfy constraint: {constraint}", show(v)));
+    };
+    match def["type"].as_str().unwrap_or_default() {
+        "structure" => {
+            let Some(obj) = v.as_object() else { return fail(errors, format!("Member must be a {shape} structure")) };
+            let members = def["members"].as_object().unwrap();
+            for req in def["required"].as_array().into_iter().flatten() {
+                let name = req.as_str().unwrap();
+                if obj.get(name).is_none_or(Value::is_null) {
+                    errors.push(format!(
+                        "Value null at '{}' failed to satisfy constraint: Member must not be null",
+                        at(path, name)
+                    ));
+                }
+            }
+            let mut set = 0;
+            for (k, val) in obj {
+                match members.get(k) {
+                    None => errors.push(format!("unknown member '{}' in {shape}", at(path, k))),
+                    Some(m) => {
+                        set += usize::from(!val.is_null());
+                        validate(m["shape"].as_str().unwrap(), val, &at(path, k), errors);
+                    }
+                }
+            }
+            if def["union"] == true && set != 1 {
+                fail(errors, format!("Member must have exactly one member of {shape} set, found {set}"));
+            }
+        }
+        "list" => {
+            let Some(items) = v.as_array() else { return fail(errors, "Member must be a list".into()) };
+            check_len(def, items.len(), |c| fail(errors, c));
+            for (i, item) in items.iter().enumerate() {
+                validate(def["member"]["shape"].as_str().unwrap(), item, &format!("{path}.{}.member", i + 1), errors);
+            }
+        }
+        "map" => {
+            let Some(obj) = v.as_object() else { return fail(errors, "Member must be a map".into()) };
+            for (k, val) in obj {
+                validate(def["key"]["shape"].as_str().unwrap(), &Value::String(k.clone()), &at(path, k), errors);
+                validate(def["value"]["shape"].as_str().unwrap(), val, &at(path, k), errors);
+            }
+        }
+        "string" => {
+            let Some(s) = v.as_str() else { return fail(errors, "Member must be a string".into()) };
+            check_len(def, s.encode_utf16().count(), |c| fail(errors, c));
+            if let Some(p) = def["pattern"].as_str()
+                && !regex::Regex::new(p).unwrap().is_match(s)
+            {
+                fail(errors, format!("Member must satisfy regular expression pattern: {p}"));
+            }
+            if let Some(allowed) = def["enum"].as_array()
+                && !allowed.iter().any(|a| a == v)
+            {
+                fail(errors, format!("Member must satisfy enum value set: {}", Value::Array(allowed.clone())));
+            }
+        }
+        "integer" | "long" => {
+            let Some(n) = v.as_i64() else { return fail(errors, "Member must be an integer".into()) };
+            if let Some(min) = def["min"].as_i64().filter(|m| n < *m) {
+                fail(errors, format!("Member must have value greater than or equal to {min}"));
+            }
+            if let Some(max) = def["max"].as_i64().filter(|m| n > *m) {
+                fail(errors, format!("Member must have value less than or equal to {max}"));
+            }
+        }
+        "timestamp" => {
+            if !v.is_number() {
+                fail(errors, "Member must be a timestamp (epoch seconds)".into());
+            }
+        }
+        "boolean" => {
+            if !v.is_boolean() {
+                fail(errors, "Member must be a boolean".into());
+            }
+        }
+        other => fail(errors, format!("the fake cannot check shape type {other}")),
+    }
+}
+
+fn check_len(def: &Value, len: usize, mut fail: impl FnMut(String)) {
+    let len = len as i64;
+    if let Some(min) = def["min"].as_i64().filter(|m| len < *m) {
+        fail(format!("Member must have length greater than or equal to {min}"));
+    }
+    if let Some(max) = def["max"].as_i64().filter(|m| len > *m) {
+        fail(format!("Member must have length less than or equal to {max}"));
+    }
+}
+
+// ---- SigV4 ------------------------------------------------------------------
+
+fn sha256_hex(data: &[u8]) -> String {
+    hex::encode(ring::digest::digest(&ring::digest::SHA256, data))
+}
+
+fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
+    ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
+}
+
+/// Recomputes the SigV4 signature with the test secret and compares.
+fn verify_sigv4(req: &Req) -> Result<(), Resp> {
+    let deny = |code: &'static str, msg: &str| Err(aws_error(403, code, msg));
+    let Some(auth) = req.header("authorization") else {
+        return deny("MissingAuthenticationTokenException", "Missing Authentication Token");
+    };
+    let Some(rest) = auth.strip_prefix("AWS4-HMAC-SHA256 ") else {
+        return deny("IncompleteSignatureException", "Authorization must use AWS4-HMAC-SHA256");
+    };
+    let parts: HashMap<&str, &str> = rest.split(", ").filter_map(|p| p.split_once('=')).collect();
+    let (Some(credential), Some(signed), Some(signature)) =
+        (parts.get("Credential"), parts.get("SignedHeaders"), parts.get("Signature"))
+    else {
+        return deny("IncompleteSignatureException", "Authorization header is incomplete");
+    };
+    let scope: Vec<&str> = credential.split('/').collect();
+    if scope.len() != 5 || scope[0] != ACCESS_KEY {
+        return deny("UnrecognizedClientException", "The security token included in the request is invalid.");
+    }
+    if scope[2] != REGION || scope[3] != "ssm-incidents" || scope[4] != "aws4_request" {
+        return deny(
+            "InvalidSignatureException",
+            &format!("Credential should be scoped to {REGION}/ssm-incidents, not {credential}"),
+        );
+    }
+    let Some(amz_date) = req.header("x-amz-date") else {
+        return deny("IncompleteSignatureException", "x-amz-date is missing");
+    };
+    let mut canonical_headers = String::new();
+    for name in signed.split(';') {
+        let value = req.headers.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).collect::<Vec<_>>().join(",");
+        canonical_headers.push_str(&format!("{name}:{value}\n"));
+    }
+    let mut query: Vec<&str> = req.query.split('&').filter(|q| !q.is_empty()).collect();
+    query.sort_unstable();
+    let payload_hash = req.header("x-amz-content-sha256").map_or_else(|| sha256_hex(&req.body), str::to_owned);
+    let canonical =
+        format!("{}\n{}\n{}\n{canonical_headers}\n{signed}\n{payload_hash}", req.method, req.path, query.join("&"));
+    let string_to_sign =
+        format!("AWS4-HMAC-SHA256\n{amz_date}\n{}\n{}", scope[1..].join("/"), sha256_hex(canonical.as_bytes()));
+    let mut key = hmac(format!("AWS4{SECRET_KEY}").as_bytes(), scope[1].as_bytes());
+    for part in &scope[2..] {
+        key = hmac(&key, part.as_bytes());
+    }
+    if hex::encode(hmac(&key, string_to_sign.as_bytes())) != *signature {
+        return deny(
+            "InvalidSignatureException",
+            "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,160 @@
+//! `spawn_app`: the real bot, in this process, wired to fresh fakes.
+
+use std::path::Path;
+
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::SharedCredentialsProvider;
+use incident_bot::config::Config;
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use super::fake_discord::{self, FakeDiscord};
+use super::fake_incident_manager::{self as fim, FakeIncidentManager};
+
+pub const TOKEN: &str = "MTIz.test-token.do-not-log-me";
+
+/// Knobs the tests turn; everything else is the shipped default.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    pub guild_ids: Vec<u64>,
+    pub default_plan: Option<&'static str>,
+    pub max_attempts: u32,
+    pub attempt_timeout_secs: u64,
+    /// Replaces the fake Incident Manager's URL (e.g. a closed port).
+    pub endpoint_url: Option<String>,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            guild_ids: vec![fake_discord::GUILD_ID],
+            default_plan: None,
+            max_attempts: 1,
+            attempt_timeout_secs: 10,
+            endpoint_url: None,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub discord: FakeDiscord,
+    pub aws: FakeIncidentManager,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// Stops the bot and waits until it has returned.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(super::WAIT, task).await.expect("bot did not stop").unwrap();
+        }
+    }
+
+    /// Sends `/incident` with these options; returns the interaction id.
+    pub async fn incident(&self, options: Value) -> u64 {
+        self.discord.dispatch_interaction(fake_discord::incident_command(options)).await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(task) = &self.task {
+            task.abort();
+        }
+    }
+}
+
+pub fn config_toml(discord: &str, aws: &str, c: &TestConfig) -> String {
+    let guilds: Vec<String> = c.guild_ids.iter().map(ToString::to_string).collect();
+    let default_plan = c.default_plan.map(|p| format!("default_plan = \"{p}\"")).unwrap_or_default();
+    format!(
+        r#"
+[discord]
+guild_ids = [{guilds}]
+api_url = "{discord}"
+
+[aws]
+region = "{region}"
+endpoint_url = "{aws}"
+max_attempts = {attempts}
+initial_backoff_ms = 20
+attempt_timeout_secs = {attempt_timeout}
+
+[incident]
+{default_plan}
+
+[incident.plans]
+payments = "{payments}"
+search = "{search}"
+ghost = "{ghost}"
+"#,
+        guilds = guilds.join(", "),
+        region = fim::REGION,
+        attempts = c.max_attempts,
+        attempt_timeout = c.attempt_timeout_secs,
+        payments = fim::plan_arn("Payments"),
+        search = fim::plan_arn("Search"),
+        ghost = fim::plan_arn("Ghost"),
+    )
+}
+
+pub fn test_credentials() -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(Credentials::new(fim::ACCESS_KEY, fim::SECRET_KEY, None, None, "tests"))
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestConfig::default()).await
+}
+
+/// Starts both fakes and the bot, and waits until `/incident` is registered.
+pub async fn spawn_app_with(c: TestConfig) -> TestApp {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let aws = FakeIncidentManager::start(&["Payments", "Search"]).await;
+    let discord = FakeDiscord::start(TOKEN).await;
+    let endpoint = c.endpoint_url.clone().unwrap_or_else(|| aws.url.clone());
+    let toml = config_toml(&discord.api_url, &endpoint, &c);
+    let config = Config::from_parts(Some(&toml), Path::new("test-config.toml"), &|k| {
+        (k == "DISCORD_TOKEN").then(|| TOKEN.to_owned())
+    })
+    .unwrap();
+    let sdk = incident_bot::incident_manager::sdk_config(&config.aws, Some(test_credentials())).await;
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        incident_bot::app::run(config, &sdk, async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    discord.wait_commands().await;
+    TestApp { discord, aws, shutdown: Some(tx), task: Some(task) }
+}
+
+/// A `/incident` option as Discord sends it.
+pub fn opt(name: &str, value: impl Into<Value>) -> Value {
+    let value = value.into();
+    let kind = if value.is_i64() { 4 } else { 3 };
+    json!({"name": name, "type": kind, "value": value})
+}
+
+/// The embed of an edit of `@original`.
+pub fn embed(edit: &Value) -> &Value {
+    &edit["embeds"][0]
+}
+
+/// The value of the embed field called `name`.
+pub fn field<'a>(embed: &'a Value, name: &str) -> &'a str {
+    embed["fields"]
+        .as_array()
+        .and_then(|f| f.iter().find(|f| f["name"] == name))
+        .and_then(|f| f["value"].as_str())
+        .unwrap_or_else(|| panic!("no field {name} in {embed:#}"))
+}
