@@ -7,7 +7,7 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use secrecy::ExposeSecret;
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::discord::handler::Handler;
@@ -44,7 +44,9 @@ pub async fn run(
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
-    let handler = Handler::new(config.incident, config.discord.guild_ids, backend);
+    let handler =
+        Arc::new(Handler::new(config.incident, config.discord.guild_ids, backend, config.access, config.limits));
+    let grace = config.limits.shutdown_grace;
 
     let mut http = HttpBuilder::new(config.discord.token.expose_secret());
     if let Some(api) = &config.discord.api_url {
@@ -54,13 +56,17 @@ pub async fn run(
         http = http.proxy(api_origin(api)).ratelimiter_disabled(true);
     }
     // Interactions arrive whatever the intents; the bot needs no others.
-    let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::empty())
-        .event_handler_arc(Arc::new(handler))
-        .await?;
+    let mut client =
+        ClientBuilder::new_with_http(http.build(), GatewayIntents::empty()).event_handler_arc(handler.clone()).await?;
     let shards = client.shard_manager.clone();
     tokio::spawn(async move {
         shutdown.await;
-        info!("shutting down: closing the gateway connection");
+        info!(grace_secs = grace.as_secs(), "shutting down: no new declarations; finishing those in flight");
+        let left = handler.drain(grace).await;
+        if left > 0 {
+            warn!(left, "shutdown grace period over with interactions still running");
+        }
+        info!("closing the gateway connection");
         shards.shutdown_all().await;
     });
     client.start().await?;

@@ -13,6 +13,8 @@ use std::time::Duration;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::domain::access::{AccessPolicy, Rules};
+use crate::domain::limits::Window;
 use crate::domain::plans::PlanError;
 use crate::domain::{IncidentSource, PlanCatalog, ResponsePlanArn};
 
@@ -47,7 +49,20 @@ pub struct Config {
     pub discord: DiscordSettings,
     pub aws: AwsSettings,
     pub incident: IncidentSettings,
+    pub access: AccessPolicy,
+    pub limits: LimitSettings,
     pub log: LogSettings,
+    /// Problems worth a warning at start-up that do not stop the bot.
+    pub warnings: Vec<String>,
+}
+
+/// `[limits]`: abuse and accident guards, and the shutdown grace period.
+#[derive(Debug, Clone, Copy)]
+pub struct LimitSettings {
+    pub per_user: Window,
+    pub per_guild: Window,
+    /// How long a shutdown waits for declarations in flight.
+    pub shutdown_grace: Duration,
 }
 
 /// `[discord]`, plus the token from the environment.
@@ -119,7 +134,72 @@ struct FileConfig {
     discord: FileDiscord,
     aws: FileAws,
     incident: FileIncident,
+    access: FileAccess,
+    limits: FileLimits,
     log: FileLog,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileRules {
+    allowed_role_ids: Vec<Snowflake>,
+    allowed_user_ids: Vec<Snowflake>,
+    allowed_channel_ids: Vec<Snowflake>,
+}
+
+impl From<FileRules> for Rules {
+    fn from(r: FileRules) -> Self {
+        let set = |v: Vec<Snowflake>| v.into_iter().map(|s| s.0).collect();
+        Self {
+            role_ids: set(r.allowed_role_ids),
+            user_ids: set(r.allowed_user_ids),
+            channel_ids: set(r.allowed_channel_ids),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileAccess {
+    allowed_role_ids: Vec<Snowflake>,
+    allowed_user_ids: Vec<Snowflake>,
+    allowed_channel_ids: Vec<Snowflake>,
+    allow_dms: bool,
+    guilds: BTreeMap<SnowflakeKey, FileRules>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileLimits {
+    per_user: Bounded<1, 1000>,
+    per_user_window_secs: Bounded<1, 86_400>,
+    per_guild: Bounded<1, 10_000>,
+    per_guild_window_secs: Bounded<1, 86_400>,
+    shutdown_grace_secs: Bounded<0, 900>,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        Self {
+            per_user: Bounded(3),
+            per_user_window_secs: Bounded(60),
+            per_guild: Bounded(20),
+            per_guild_window_secs: Bounded(60),
+            shutdown_grace_secs: Bounded(30),
+        }
+    }
+}
+
+/// A guild id used as a table key (`[access.guilds.123456789012345678]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+struct SnowflakeKey(u64);
+
+impl TryFrom<String> for SnowflakeKey {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse::<u64>().ok().filter(|v| *v > 0 && i64::try_from(*v).is_ok()).map(Self).ok_or(BAD_ID)
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -326,10 +406,18 @@ impl Config {
         };
         let file: FileConfig = serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
             let key = e.path().to_string();
-            ConfigError::Invalid { origin: origin_of(&key), key, reason: e.into_inner().message().trim().to_owned() }
+            let reason = if key == "discord.token" {
+                "the Discord token is never read from the file: set DISCORD_TOKEN, or DISCORD_TOKEN_FILE to a file \
+                 holding it"
+                    .to_owned()
+            } else {
+                e.into_inner().message().trim().to_owned()
+            };
+            ConfigError::Invalid { origin: origin_of(&key), key, reason }
         })?;
 
-        let token = read_token(env)?;
+        let mut warnings = Vec::new();
+        let token = read_token(env, &mut warnings)?;
         let aliases = file.incident.plans.into_iter().map(|(k, v)| (k.0, v)).collect();
         let plans = PlanCatalog::new(aliases, file.incident.default_plan.as_deref()).map_err(|e| {
             let reason = match e {
@@ -344,6 +432,8 @@ impl Config {
             invalid(&origin_of("incident.default_plan"), "incident.default_plan", &reason)
         })?;
         let aws = file.aws;
+        let access = file.access;
+        let limits = file.limits;
         Ok(Self {
             discord: DiscordSettings {
                 token,
@@ -360,9 +450,29 @@ impl Config {
                 operation_timeout: Duration::from_secs(aws.operation_timeout_secs.0),
             },
             incident: IncidentSettings { plans, source: file.incident.source },
+            access: AccessPolicy {
+                global: FileRules {
+                    allowed_role_ids: access.allowed_role_ids,
+                    allowed_user_ids: access.allowed_user_ids,
+                    allowed_channel_ids: access.allowed_channel_ids,
+                }
+                .into(),
+                guilds: access.guilds.into_iter().map(|(k, v)| (k.0, v.into())).collect(),
+                allow_dms: access.allow_dms,
+            },
+            limits: LimitSettings {
+                per_user: window(limits.per_user, limits.per_user_window_secs),
+                per_guild: window(limits.per_guild, limits.per_guild_window_secs),
+                shutdown_grace: Duration::from_secs(limits.shutdown_grace_secs.0),
+            },
             log: LogSettings { filter: file.log.filter },
+            warnings,
         })
     }
+}
+
+fn window<const A: u64, const B: u64, const C: u64, const D: u64>(max: Bounded<A, B>, secs: Bounded<C, D>) -> Window {
+    Window { max: u32::try_from(max.0).unwrap_or(u32::MAX), window: Duration::from_secs(secs.0) }
 }
 
 fn invalid(origin: &str, key: &str, reason: &str) -> ConfigError {
@@ -384,11 +494,14 @@ fn insert_path(table: &mut toml::Table, dotted: &str, value: toml::Value) {
     t.insert(last.to_owned(), value);
 }
 
-fn read_token(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretString, ConfigError> {
+fn read_token(env: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> Result<SecretString, ConfigError> {
     let token = match env("DISCORD_TOKEN").filter(|t| !t.trim().is_empty()) {
         Some(t) => t,
         None => match env("DISCORD_TOKEN_FILE").filter(|p| !p.trim().is_empty()) {
             Some(path) => {
+                if let Some(w) = readable_by_others(Path::new(&path)) {
+                    warnings.push(format!("DISCORD_TOKEN_FILE {path} {w}: run `chmod 600 {path}`"));
+                }
                 std::fs::read_to_string(&path).map_err(|source| ConfigError::TokenFile { path: path.into(), source })?
             }
             None => return Err(ConfigError::MissingToken),
@@ -399,6 +512,24 @@ fn read_token(env: &dyn Fn(&str) -> Option<String>) -> Result<SecretString, Conf
         return Err(ConfigError::MissingToken);
     }
     Ok(SecretString::from(token.to_owned()))
+}
+
+/// `Some(description)` when a file holding a secret can be read by users
+/// other than its owner.
+#[cfg(unix)]
+fn readable_by_others(path: &Path) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    match (mode & 0o040 != 0, mode & 0o004 != 0) {
+        (_, true) => Some("holds the Discord token and is readable by every user"),
+        (true, false) => Some("holds the Discord token and is readable by its group"),
+        _ => None,
+    }
+}
+
+#[cfg(not(unix))]
+fn readable_by_others(_: &Path) -> Option<&'static str> {
+    None
 }
 
 #[cfg(test)]
@@ -469,6 +600,25 @@ mod tests {
         );
         let e = error("[aws]\nmax_attempts = 0\n", &[]);
         assert!(e.contains("key `aws.max_attempts`: must be between 1 and 10"), "{e}");
+    }
+
+    #[test]
+    fn access_and_limits() {
+        let c = load(
+            "[access]\nallowed_role_ids = [11]\nallow_dms = true\n[access.guilds.\"22\"]\nallowed_channel_ids = [\"33\"]\n\
+             [limits]\nper_user = 5\n",
+            &[],
+        )
+        .unwrap();
+        assert!(c.access.global.role_ids.contains(&11));
+        assert!(c.access.allow_dms);
+        assert!(c.access.guilds[&22].channel_ids.contains(&33));
+        assert_eq!(c.limits.per_user.max, 5);
+        assert_eq!(c.limits.per_guild.max, 20);
+        let e = error("[access.guilds.abc]\n", &[]);
+        assert!(e.contains("key `access.guilds`"), "{e}");
+        let e = error("[discord]\ntoken = \"x\"\n", &[]);
+        assert!(e.contains("key `discord.token`: the Discord token is never read from the file"), "{e}");
     }
 
     #[test]

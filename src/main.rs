@@ -20,6 +20,9 @@ fn main() -> ExitCode {
                 }
             };
             telemetry::init(&config.log.filter);
+            for warning in &config.warnings {
+                tracing::warn!("{warning}");
+            }
             run(config)
         }
     }

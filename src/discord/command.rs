@@ -1,6 +1,6 @@
 //! The `/incident` command as registered with Discord.
 
-use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption, InteractionContext};
+use serenity::all::{CommandOptionType, CreateCommand, CreateCommandOption, InteractionContext, Permissions};
 
 use crate::domain::Impact;
 use crate::domain::text::MAX_TITLE_LEN;
@@ -18,7 +18,11 @@ pub mod opt {
 
 /// `/incident`: `plan` is required unless a default plan is configured
 /// (Discord wants required options first, and `plan` is first anyway).
-pub fn register(plan_required: bool) -> CreateCommand {
+///
+/// By default any member who may send messages in a channel may use it;
+/// server admins can narrow that in Server Settings → Integrations, on top
+/// of the bot's own `[access]` rules. DMs are offered only when allowed.
+pub fn register(plan_required: bool, allow_dms: bool) -> CreateCommand {
     let mut impact = CreateCommandOption::new(
         CommandOptionType::Integer,
         opt::IMPACT,
@@ -29,7 +33,12 @@ pub fn register(plan_required: bool) -> CreateCommand {
     }
     CreateCommand::new(NAME)
         .description("Declare an incident in AWS Incident Manager")
-        .contexts(vec![InteractionContext::Guild])
+        .default_member_permissions(Permissions::SEND_MESSAGES)
+        .contexts(if allow_dms {
+            vec![InteractionContext::Guild, InteractionContext::BotDm]
+        } else {
+            vec![InteractionContext::Guild]
+        })
         .add_option(
             CreateCommandOption::new(
                 CommandOptionType::String,

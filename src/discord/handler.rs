@@ -1,20 +1,36 @@
 //! The gateway event handler: registers `/incident` on READY and runs each
-//! interaction through parse → declaration → Incident Manager → reply.
+//! interaction through access → parse → declaration → rate limit →
+//! Incident Manager → reply.
+//!
+//! Guarantees kept here (see README, "Security and reliability"):
+//! - a refused or invalid request gets a private answer and no AWS call;
+//! - an interaction id is handled once (replays are dropped), and its
+//!   StartIncident carries a client token derived from that id;
+//! - the outcome of every call that reached AWS is delivered: by editing the
+//!   reply, or, if that fails for good, as a message in the channel;
+//! - a panic while handling one interaction is contained and answered;
+//! - on shutdown no new declaration starts and those in flight finish.
 
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
+use futures_util::FutureExt;
 use serenity::all::{
-    Command, CommandInteraction, Context, CreateAllowedMentions, CreateAutocompleteResponse, CreateInteractionResponse,
-    CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler, GuildId, Interaction,
-    Ready,
+    Command, CommandInteraction, Context, CreateAllowedMentions, CreateAutocompleteResponse, CreateEmbed,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
+    GuildId, Interaction, Ready,
 };
 use serenity::async_trait;
+use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::{command, options, render};
-use crate::config::IncidentSettings;
+use crate::config::{IncidentSettings, LimitSettings};
 use crate::domain::Declaration;
+use crate::domain::access::AccessPolicy;
+use crate::domain::limits::RateLimiter;
 use crate::incident_manager::IncidentManager;
 
 /// How long an interaction id is remembered to drop repeated deliveries:
@@ -24,21 +40,65 @@ const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const DEDUPE_SWEEP_AT: usize = 4096;
 /// Attempts to register the command before giving up (the log says so).
 const REGISTER_ATTEMPTS: u32 = 5;
+/// Attempts to deliver an outcome to Discord on 429, 5xx or network errors.
+const DELIVERY_ATTEMPTS: u32 = 4;
 
 /// Everything the handler needs, shared by all interactions.
 pub struct Handler {
     incident: IncidentSettings,
     guild_ids: Vec<u64>,
     backend: IncidentManager,
+    access: AccessPolicy,
+    limiter: RateLimiter,
     /// Interaction ids already handled, with when they were first seen.
     seen: DashMap<u64, Instant>,
+    /// Set once `/incident` is registered; READY after a reconnect skips it.
+    registered: AtomicBool,
+    /// Set when shutting down: new interactions are turned away.
+    draining: AtomicBool,
+    /// Interactions being handled now.
+    in_flight: watch::Sender<usize>,
+}
+
+/// Decrements the in-flight count when an interaction is done, however it ends.
+struct InFlight<'a>(&'a watch::Sender<usize>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.send_modify(|n| *n -= 1);
+    }
 }
 
 impl Handler {
-    /// A handler that declares through `backend` with `incident` settings and
-    /// registers `/incident` in `guild_ids` (globally when empty).
-    pub fn new(incident: IncidentSettings, guild_ids: Vec<u64>, backend: IncidentManager) -> Self {
-        Self { incident, guild_ids, backend, seen: DashMap::new() }
+    /// A handler that declares through `backend` and registers `/incident`
+    /// in `guild_ids` (globally when empty).
+    pub fn new(
+        incident: IncidentSettings,
+        guild_ids: Vec<u64>,
+        backend: IncidentManager,
+        access: AccessPolicy,
+        limits: LimitSettings,
+    ) -> Self {
+        Self {
+            incident,
+            guild_ids,
+            backend,
+            access,
+            limiter: RateLimiter::new(limits.per_user, limits.per_guild),
+            seen: DashMap::new(),
+            registered: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
+            in_flight: watch::channel(0).0,
+        }
+    }
+
+    /// Stops accepting interactions and waits up to `grace` for those in
+    /// flight. Returns how many were still running when the wait ended.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.draining.store(true, Ordering::SeqCst);
+        let mut rx = self.in_flight.subscribe();
+        let _ = tokio::time::timeout(grace, rx.wait_for(|n| *n == 0)).await;
+        *self.in_flight.borrow()
     }
 
     /// True the first time an interaction id is seen within the window.
@@ -55,7 +115,7 @@ impl Handler {
     }
 
     async fn register(&self, ctx: &Context) -> serenity::Result<()> {
-        let cmd = command::register(!self.incident.plans.has_default());
+        let cmd = command::register(!self.incident.plans.has_default(), self.access.allow_dms);
         if self.guild_ids.is_empty() {
             Command::set_global_commands(&ctx.http, vec![cmd]).await?;
         } else {
@@ -66,25 +126,49 @@ impl Handler {
         Ok(())
     }
 
+    /// A private answer as the first response to `cmd`.
+    async fn reply_private(ctx: &Context, cmd: &CommandInteraction, text: String) -> serenity::Result<()> {
+        let reply = CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(CreateAllowedMentions::new());
+        cmd.create_response(&ctx.http, CreateInteractionResponse::Message(reply)).await
+    }
+
     async fn declare(&self, ctx: &Context, cmd: &CommandInteraction) {
-        let origin = options::origin(cmd);
-        let input = options::declare_input(&cmd.data.options());
-        let declaration = match Declaration::build(&input, &self.incident.plans, &self.incident.source, origin) {
-            Ok(d) => d,
-            Err(refusal) => {
-                info!(outcome = "invalid", reason = %refusal, "declaration refused");
-                let reply = CreateInteractionResponseMessage::new()
-                    .content(render::refusal(&refusal))
-                    .ephemeral(true)
-                    .allowed_mentions(CreateAllowedMentions::new());
-                if let Err(e) = cmd.create_response(&ctx.http, CreateInteractionResponse::Message(reply)).await {
-                    warn!(error = %e, "could not send the refusal");
-                }
-                return;
+        let caller = options::caller(cmd);
+        if let Err(denied) = self.access.check(&caller) {
+            info!(outcome = "refused", reason = %denied, "declaration refused by [access]");
+            if let Err(e) = Self::reply_private(ctx, cmd, render::denied(&denied)).await {
+                warn!(error = %e, "could not send the refusal");
             }
-        };
+            return;
+        }
+        let input = options::declare_input(&cmd.data.options());
+        #[cfg(feature = "fault-injection")]
+        if input.title.as_deref() == Some("fault-injection: panic") {
+            panic!("fault injection: a panic in the middle of a declaration");
+        }
+        let declaration =
+            match Declaration::build(&input, &self.incident.plans, &self.incident.source, options::origin(cmd)) {
+                Ok(d) => d,
+                Err(refusal) => {
+                    info!(outcome = "invalid", reason = %refusal, "declaration refused");
+                    if let Err(e) = Self::reply_private(ctx, cmd, render::refusal(&refusal)).await {
+                        warn!(error = %e, "could not send the refusal");
+                    }
+                    return;
+                }
+            };
+        if let Err(limited) = self.limiter.try_acquire(caller.user_id, caller.guild_id, Instant::now()) {
+            info!(outcome = "rate_limited", scope = ?limited.scope, "declaration refused by [limits]");
+            if let Err(e) = Self::reply_private(ctx, cmd, render::limited(&limited)).await {
+                warn!(error = %e, "could not send the refusal");
+            }
+            return;
+        }
         // Acknowledge first: StartIncident may take longer than Discord's 3 s.
-        let acked = Instant::now();
+        let started = Instant::now();
         if let Err(e) = cmd.defer(&ctx.http).await {
             error!(error = %e, "could not acknowledge the interaction; nothing was declared");
             return;
@@ -92,42 +176,103 @@ impl Handler {
         let outcome = self.backend.start_incident(&declaration).await;
         let region = self.backend.region();
         let embed = match &outcome {
-            Ok(arn) => render::declared(&declaration, arn, region),
-            Err(e) => render::failed(e, &declaration, region),
-        };
-        match &outcome {
-            Ok(arn) => info!(
-                outcome = "ok",
-                incident = arn.as_str(),
-                plan = declaration.plan.label,
-                elapsed_ms = acked.elapsed().as_millis(),
-                "incident declared"
-            ),
+            Ok(arn) => {
+                info!(
+                    outcome = "ok",
+                    incident = arn.as_str(),
+                    plan = declaration.plan.label,
+                    elapsed_ms = started.elapsed().as_millis(),
+                    "incident declared"
+                );
+                render::declared(&declaration, arn, region)
+            }
             Err(e) => {
-                warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared")
+                warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared");
+                render::failed(e, &declaration, region)
             }
-        }
-        let edit = EditInteractionResponse::new().embed(embed.clone()).allowed_mentions(CreateAllowedMentions::new());
-        if let Err(e) = cmd.edit_response(&ctx.http, edit).await {
-            // The channel must still learn the outcome (the token may have
-            // expired after 15 minutes, or the edit failed): post it there.
-            warn!(error = %e, "could not edit the response; posting the outcome to the channel");
-            let msg = CreateMessage::new().embed(embed).allowed_mentions(CreateAllowedMentions::new());
-            if let Err(e) = cmd.channel_id.send_message(&ctx.http, msg).await {
-                error!(error = %e, outcome = ?outcome, "could not report the outcome to Discord");
-            }
-        }
+        };
+        deliver(ctx, cmd, embed).await;
     }
 
     async fn autocomplete(&self, ctx: &Context, cmd: &CommandInteraction) {
         let typed = cmd.data.autocomplete().filter(|o| o.name == command::opt::PLAN).map_or("", |o| o.value);
         let mut response = CreateAutocompleteResponse::new();
-        for (name, value) in self.incident.plans.suggest(typed) {
-            response = response.add_string_choice(name, value);
+        // Plans are only shown to those who may declare.
+        if self.access.check(&options::caller(cmd)).is_ok() {
+            for (name, value) in self.incident.plans.suggest(typed) {
+                response = response.add_string_choice(name, value);
+            }
         }
         if let Err(e) = cmd.create_response(&ctx.http, CreateInteractionResponse::Autocomplete(response)).await {
             debug!(error = %e, "autocomplete answer failed");
         }
+    }
+
+    /// Runs one `/incident`, containing any panic in it: the process goes on
+    /// and the user is told.
+    async fn declare_guarded(&self, ctx: &Context, cmd: &CommandInteraction) {
+        if AssertUnwindSafe(self.declare(ctx, cmd)).catch_unwind().await.is_ok() {
+            return;
+        }
+        error!("internal error (panic) while handling /incident");
+        let text = render::internal_error();
+        if Self::reply_private(ctx, cmd, text.clone()).await.is_err() {
+            // Already acknowledged: replace the "thinking…" reply instead.
+            deliver(ctx, cmd, render::internal_error_embed()).await;
+        }
+    }
+}
+
+/// Puts the outcome in the channel: edits the deferred reply, retrying on
+/// rate limits and transient errors; when the reply cannot be edited (the
+/// 15-minute token expired, or it was deleted), posts a channel message.
+async fn deliver(ctx: &Context, cmd: &CommandInteraction, embed: CreateEmbed) {
+    let mut delay = Duration::from_secs(1);
+    for attempt in 1..=DELIVERY_ATTEMPTS {
+        let edit = EditInteractionResponse::new().embed(embed.clone()).allowed_mentions(CreateAllowedMentions::new());
+        match cmd.edit_response(&ctx.http, edit).await {
+            Ok(_) => return,
+            Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
+                warn!(error = %e, attempt, "could not edit the reply; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                warn!(error = %e, "could not edit the reply; posting the outcome to the channel");
+                break;
+            }
+        }
+    }
+    let mut delay = Duration::from_secs(1);
+    for attempt in 1..=DELIVERY_ATTEMPTS {
+        let msg = CreateMessage::new().embed(embed.clone()).allowed_mentions(CreateAllowedMentions::new());
+        match cmd.channel_id.send_message(&ctx.http, msg).await {
+            Ok(_) => return,
+            Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                error!(error = %e, "could not report the outcome to Discord; the log line above has it");
+                return;
+            }
+        }
+    }
+}
+
+/// A rate limit, a Discord server error, or a network failure: worth a retry.
+///
+/// serenity's own rate limiter waits out 429s when it is on; with an
+/// `api_url` proxy it is off, and serenity 0.12's error type does not carry
+/// `retry_after`, so these retries back off exponentially (1 s, 2 s, 4 s).
+fn transient(e: &serenity::Error) -> bool {
+    use serenity::http::HttpError;
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            r.status_code.as_u16() == 429 || r.status_code.is_server_error()
+        }
+        serenity::Error::Http(HttpError::Request(_)) => true,
+        _ => false,
     }
 }
 
@@ -135,10 +280,14 @@ impl Handler {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
+        if self.registered.load(Ordering::SeqCst) {
+            return;
+        }
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=REGISTER_ATTEMPTS {
             match self.register(&ctx).await {
                 Ok(()) => {
+                    self.registered.store(true, Ordering::SeqCst);
                     info!(
                         scope = if self.guild_ids.is_empty() { "global" } else { "guild" },
                         guilds = ?self.guild_ids,
@@ -157,10 +306,17 @@ impl EventHandler for Handler {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        // Counted before the draining check, so a shutdown waits for it.
+        self.in_flight.send_modify(|n| *n += 1);
+        let _in_flight = InFlight(&self.in_flight);
         match interaction {
             Interaction::Command(cmd) if cmd.data.name == command::NAME => {
                 if !self.first_delivery(cmd.id.get()) {
                     info!(interaction = cmd.id.get(), "repeated delivery of an interaction ignored");
+                    return;
+                }
+                if self.draining.load(Ordering::SeqCst) {
+                    let _ = Self::reply_private(&ctx, &cmd, render::shutting_down()).await;
                     return;
                 }
                 let span = info_span!(
@@ -170,7 +326,7 @@ impl EventHandler for Handler {
                     channel = cmd.channel_id.get(),
                     user = cmd.user.id.get()
                 );
-                self.declare(&ctx, &cmd).instrument(span).await;
+                self.declare_guarded(&ctx, &cmd).instrument(span).await;
             }
             Interaction::Autocomplete(cmd) if cmd.data.name == command::NAME => self.autocomplete(&ctx, &cmd).await,
             _ => {}

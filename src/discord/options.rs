@@ -3,6 +3,7 @@
 use serenity::all::{CommandInteraction, ResolvedOption, ResolvedValue};
 
 use super::command::opt;
+use crate::domain::access::Caller;
 use crate::domain::{DeclareInput, Origin};
 
 /// The `/incident` options as typed. Unknown options are ignored: Discord
@@ -30,5 +31,16 @@ pub fn origin(cmd: &CommandInteraction) -> Origin {
         channel_name: cmd.channel.as_ref().and_then(|c| c.name.clone()),
         user_id: cmd.user.id.get(),
         user_name: cmd.user.name.clone(),
+    }
+}
+
+/// What the access policy needs: who, where, and with which roles.
+pub fn caller(cmd: &CommandInteraction) -> Caller {
+    Caller {
+        user_id: cmd.user.id.get(),
+        guild_id: cmd.guild_id.map(|g| g.get()),
+        channel_id: cmd.channel_id.get(),
+        parent_channel_id: cmd.channel.as_ref().and_then(|c| c.parent_id).map(|p| p.get()),
+        role_ids: cmd.member.as_ref().map(|m| m.roles.iter().map(|r| r.get()).collect()).unwrap_or_default(),
     }
 }

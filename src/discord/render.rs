@@ -4,7 +4,9 @@
 
 use serenity::all::{Colour, CreateEmbed, CreateEmbedFooter, Timestamp};
 
+use crate::domain::access::Denied;
 use crate::domain::declaration::Refusal;
+use crate::domain::limits::{Limited, Scope};
 use crate::domain::links::LinkProblem;
 use crate::domain::plans::PlanError;
 use crate::domain::text::{TitleError, truncate};
@@ -56,6 +58,74 @@ pub fn refusal(r: &Refusal) -> String {
         }
     };
     truncate(&format!("⚠️ {why} Nothing was declared."), limits::CONTENT)
+}
+
+/// The private answer to someone the `[access]` rules refuse.
+pub fn denied(d: &Denied) -> String {
+    let why = match d {
+        Denied::DirectMessage => "`/incident` works in a server channel, not in direct messages.".to_owned(),
+        Denied::Role { roles } if roles.is_empty() => {
+            "You are not on the list of people who may declare incidents here. Ask a server admin.".to_owned()
+        }
+        Denied::Role { roles } => format!(
+            "Declaring incidents here takes one of these roles: {}. Ask a server admin.",
+            mentions("<@&", roles)
+        ),
+        Denied::Channel { channels } => {
+            format!("`/incident` can only be used in {}.", mentions("<#", channels))
+        }
+    };
+    truncate(&format!("⛔ {why} Nothing was declared."), limits::CONTENT)
+}
+
+/// The private answer to a declaration over the cooldown or rate limit.
+pub fn limited(l: &Limited) -> String {
+    let who = match l.scope {
+        Scope::User => "You have",
+        Scope::Guild => "This server has",
+    };
+    let secs = l.retry_after.as_secs() + u64::from(l.retry_after.subsec_nanos() > 0);
+    format!(
+        "⏳ {who} declared {} incidents in the last {}. Try again in {secs} s. Nothing was declared.",
+        l.max,
+        human_duration(l.window.as_secs())
+    )
+}
+
+/// The private answer while the bot is shutting down.
+pub fn shutting_down() -> String {
+    "⏳ incident-bot is restarting. Run `/incident` again in a few seconds. Nothing was declared.".to_owned()
+}
+
+/// The private answer when handling failed inside the bot.
+pub fn internal_error() -> String {
+    "⚠️ incident-bot hit an internal error handling this command. Check the Incident Manager console before \
+     retrying: the incident may have been declared. The bot's log has the details."
+        .to_owned()
+}
+
+/// [`internal_error`] as an embed, for a reply that was already deferred.
+pub fn internal_error_embed() -> CreateEmbed {
+    CreateEmbed::new()
+        .title("⚠️ Declaration outcome unknown")
+        .description(internal_error())
+        .colour(Colour::from_rgb(0x99, 0xaa, 0xb5))
+}
+
+fn mentions(prefix: &str, ids: &[u64]) -> String {
+    let shown: Vec<String> = ids.iter().take(20).map(|id| format!("{prefix}{id}>")).collect();
+    let more = ids.len().saturating_sub(shown.len());
+    if more > 0 { format!("{} and {more} more", shown.join(", ")) } else { shown.join(", ") }
+}
+
+fn human_duration(secs: u64) -> String {
+    match secs {
+        60 => "minute".to_owned(),
+        3600 => "hour".to_owned(),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} seconds"),
+    }
 }
 
 /// The embed that replaces the deferred response once the incident exists.

@@ -1,9 +1,11 @@
 //! The product's rules, free of Discord and AWS types: what a valid
 //! declaration is, and how typed options become one.
 
+pub mod access;
 pub mod arn;
 pub mod declaration;
 pub mod impact;
+pub mod limits;
 pub mod links;
 pub mod plans;
 pub mod text;

@@ -44,6 +44,7 @@ const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 #[allow(dead_code)]
 pub enum Event {
     Identify(Value),
+    Resume(Value),
     Commands {
         guild: Option<u64>,
         body: Value,
@@ -88,6 +89,14 @@ pub struct State {
     interactions: HashMap<u64, Interaction>,
     payloads: HashMap<u64, Value>,
     gateway: Option<mpsc::UnboundedSender<Message>>,
+    /// Closes the current gateway connection when sent to.
+    kill: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Every dispatch of the current session, for RESUME replays.
+    dispatched: Vec<(u64, String)>,
+    /// The session a RESUME may name.
+    session_id: Option<String>,
+    /// Answer the next edits of `@original` with 429.
+    edit_429s: usize,
     seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
@@ -235,8 +244,31 @@ impl FakeDiscord {
             s.interactions.insert(id, Interaction { token, dispatched: Instant::now(), answered: false });
         }
         s.seq += 1;
-        let frame = json!({"op": 0, "t": t, "s": s.seq, "d": d});
-        tx.send(Message::Text(frame.to_string())).unwrap();
+        let frame = json!({"op": 0, "t": t, "s": s.seq, "d": d}).to_string();
+        let seq = s.seq;
+        s.dispatched.push((seq, frame.clone()));
+        // A send to a dead connection is lost, as on a real network: the bot
+        // gets it back by resuming.
+        let _ = tx.send(Message::Text(frame));
+    }
+
+    /// Drops the gateway connection without a close frame, as a network
+    /// failure would; the bot must reconnect.
+    pub fn drop_gateway(&self) {
+        let mut s = self.state.lock().unwrap();
+        if let Some(kill) = s.kill.take() {
+            let _ = kill.send(());
+        }
+    }
+
+    /// Answers the next `n` edits of `@original` with 429 Too Many Requests.
+    pub fn rate_limit_next_edits(&self, n: usize) {
+        self.state.lock().unwrap().edit_429s = n;
+    }
+
+    /// Gateway connections that identified or resumed.
+    pub fn gateway_sessions(&self) -> usize {
+        self.with_state(|s| s.events.iter().filter(|e| matches!(e, Event::Identify(_) | Event::Resume(_))).count())
     }
 }
 
@@ -249,6 +281,32 @@ pub fn incident_command(options: Value) -> Value {
 /// An autocomplete interaction for `/incident` with `options` (one focused).
 pub fn incident_autocomplete(options: Value) -> Value {
     interaction(4, json!({"id": COMMAND_ID.to_string(), "name": "incident", "type": 1, "options": options}))
+}
+
+/// `d` as sent by a member with these roles.
+pub fn with_roles(mut d: Value, roles: &[u64]) -> Value {
+    d["member"]["roles"] = json!(roles.iter().map(ToString::to_string).collect::<Vec<_>>());
+    d
+}
+
+/// `d` as sent from another channel (a thread when `parent` is set).
+pub fn in_channel(mut d: Value, channel: u64, parent: Option<u64>) -> Value {
+    d["channel_id"] = json!(channel.to_string());
+    d["channel"] = json!({"id": channel.to_string(), "name": "elsewhere", "type": if parent.is_some() { 11 } else { 0 },
+        "parent_id": parent.map(|p| p.to_string())});
+    d
+}
+
+/// `d` as sent from a direct message with the bot: no guild, no member.
+pub fn as_dm(mut d: Value) -> Value {
+    let o = d.as_object_mut().unwrap();
+    let user = o.remove("member").unwrap()["user"].clone();
+    o.remove("guild_id");
+    o.remove("guild_locale");
+    o.insert("user".into(), user);
+    o.insert("channel".into(), json!({"id": CHANNEL_ID.to_string(), "type": 1}));
+    o.insert("context".into(), json!(1));
+    d
 }
 
 fn interaction(kind: u8, data: Value) -> Value {
@@ -306,7 +364,12 @@ fn rest(state: &Mutex<State>, changed: &watch::Sender<u64>, token: &str, gateway
                 reason: reason.clone(),
                 body,
             });
-            discord_error(status, code, &reason)
+            if status == 429 {
+                Resp::json(429, &json!({"message": reason, "retry_after": 0.25, "global": false}))
+                    .with_header("retry-after", "1")
+            } else {
+                discord_error(status, code, &reason)
+            }
         }
     };
     drop(s);
@@ -347,6 +410,10 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             let id = live_interaction(s, itoken)?;
             if !s.interactions[&id].answered {
                 return Err((404, 10008, "Unknown Message".into()));
+            }
+            if s.edit_429s > 0 {
+                s.edit_429s -= 1;
+                return Err((429, 0, "You are being rate limited.".into()));
             }
             schema_check("edit_original", body)?;
             embed_totals(body)?;
@@ -531,7 +598,16 @@ fn embed_totals(body: &Value) -> Result<(), (u16, u64, String)> {
 fn schema_check(request: &str, body: &Value) -> Result<(), (u16, u64, String)> {
     static VALIDATORS: OnceLock<HashMap<&'static str, jsonschema::Validator>> = OnceLock::new();
     let validators = VALIDATORS.get_or_init(|| {
-        let spec: Value = serde_json::from_str(include_str!("../fixtures/discord-openapi-subset.json")).unwrap();
+        let mut spec: Value = serde_json::from_str(include_str!("../fixtures/discord-openapi-subset.json")).unwrap();
+        // The spec types `default_member_permissions` as an integer; Discord's
+        // docs (and every library, serenity included) send the permission
+        // bit set as a string of digits, which Discord accepts. Allow both.
+        for schema in ["ApplicationCommandUpdateRequest", "ApplicationCommandCreateRequest"] {
+            let p = &mut spec["components"]["schemas"][schema]["properties"]["default_member_permissions"];
+            if p.is_object() {
+                *p = json!({"anyOf": [p.clone(), {"type": "string", "pattern": "^[0-9]{1,20}$"}]});
+            }
+        }
         let mut requests = spec["x-harness-requests"].as_object().unwrap().clone();
         requests.insert(
             "channel_message".into(),
@@ -590,6 +666,8 @@ async fn gateway_session(
 ) {
     let (mut sink, mut stream) = ws.split();
     let (tx, mut rx) = mpsc::unbounded_channel::<Message>();
+    let (kill_tx, mut kill) = tokio::sync::oneshot::channel::<()>();
+    let mut kill_tx_slot = Some(kill_tx);
     tx.send(Message::Text(json!({"op": 10, "d": {"heartbeat_interval": 41_250}}).to_string())).unwrap();
     let writer = tokio::spawn(async move {
         while let Some(m) = rx.recv().await {
@@ -599,7 +677,12 @@ async fn gateway_session(
             }
         }
     });
-    while let Some(Ok(msg)) = stream.next().await {
+    loop {
+        let msg = tokio::select! {
+            m = stream.next() => m,
+            _ = &mut kill => None,
+        };
+        let Some(Ok(msg)) = msg else { break };
         let Message::Text(text) = msg else { continue };
         let Ok(frame) = serde_json::from_str::<Value>(&text) else { continue };
         match frame["op"].as_u64() {
@@ -616,7 +699,9 @@ async fn gateway_session(
                 }
                 let mut s = state.lock().unwrap();
                 s.events.push(Event::Identify(frame["d"].clone()));
-                s.seq += 1;
+                s.seq = 1;
+                s.dispatched.clear();
+                s.session_id = Some(format!("session-{session}"));
                 let ready = json!({"op": 0, "t": "READY", "s": s.seq, "d": {
                     "v": 10,
                     "user": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
@@ -628,16 +713,49 @@ async fn gateway_session(
                 }});
                 let _ = tx.send(Message::Text(ready.to_string()));
                 s.gateway = Some(tx.clone());
+                s.kill = Some(kill_tx_take(&mut kill_tx_slot));
                 drop(s);
                 changed.send_modify(|v| *v += 1);
             }
             Some(6) => {
-                // Sessions are not kept: ask for a fresh IDENTIFY, as Discord
-                // does when a session cannot be resumed.
-                let _ = tx.send(Message::Text(json!({"op": 9, "d": false}).to_string()));
+                let d = &frame["d"];
+                let mut s = state.lock().unwrap();
+                let valid = d["token"] == json!(format!("Bot {token}"))
+                    && s.session_id.as_deref().is_some_and(|id| d["session_id"] == id);
+                if !valid {
+                    // Unknown session: ask for a fresh IDENTIFY, as Discord does.
+                    let _ = tx.send(Message::Text(json!({"op": 9, "d": false}).to_string()));
+                    continue;
+                }
+                s.events.push(Event::Resume(d.clone()));
+                let from = d["seq"].as_u64().unwrap_or(0);
+                for (seq, frame) in &s.dispatched {
+                    if *seq > from {
+                        let _ = tx.send(Message::Text(frame.clone()));
+                    }
+                }
+                s.seq += 1;
+                let resumed = json!({"op": 0, "t": "RESUMED", "s": s.seq, "d": {}}).to_string();
+                let seq = s.seq;
+                s.dispatched.push((seq, resumed.clone()));
+                let _ = tx.send(Message::Text(resumed));
+                s.gateway = Some(tx.clone());
+                s.kill = Some(kill_tx_take(&mut kill_tx_slot));
+                drop(s);
+                changed.send_modify(|v| *v += 1);
             }
             _ => {}
         }
     }
     writer.abort();
+    let mut s = state.lock().unwrap();
+    if s.gateway.as_ref().is_some_and(|g| g.same_channel(&tx)) {
+        s.gateway = None;
+    }
+}
+
+/// The kill switch of a session, handed to the state once it is live. A
+/// session that identifies twice keeps a switch that no longer fires.
+fn kill_tx_take(slot: &mut Option<tokio::sync::oneshot::Sender<()>>) -> tokio::sync::oneshot::Sender<()> {
+    slot.take().unwrap_or_else(|| tokio::sync::oneshot::channel().0)
 }

@@ -38,10 +38,13 @@ pub struct AwsRequest {
 }
 
 /// A scripted answer for the next request, instead of the normal one.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Copy)]
 pub enum Fault {
     /// An AWS error: status, `x-amzn-errortype`, message.
     Error(u16, &'static str, &'static str),
+    /// Do the work, then answer with this error, as when the response is
+    /// lost after the service acted.
+    ActThenFail(u16, &'static str),
 }
 
 #[derive(Debug, Default)]
@@ -140,6 +143,12 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
     };
     let resp = match (&operation, fault) {
         (_, Some(Fault::Error(status, code, message))) => aws_error(status, code, message),
+        (Some(op), Some(Fault::ActThenFail(status, code))) => {
+            if check(&req, op, &body).is_ok() {
+                respond(state, op, &body);
+            }
+            aws_error(status, code, "the answer was lost")
+        }
         (None, _) => aws_error(404, "UnknownOperationException", "Unknown operation"),
         (Some(op), None) => match check(&req, op, &body) {
             Err(resp) => resp,

@@ -23,6 +23,12 @@ pub struct TestConfig {
     pub attempt_timeout_secs: u64,
     /// Replaces the fake Incident Manager's URL (e.g. a closed port).
     pub endpoint_url: Option<String>,
+    /// `[limits]`: high by default so tests that declare a lot are not
+    /// rate limited; the limits test lowers them.
+    pub per_user: u32,
+    pub per_guild: u32,
+    /// Appended to the config file (new tables such as `[access]`).
+    pub extra_toml: &'static str,
 }
 
 impl Default for TestConfig {
@@ -33,6 +39,9 @@ impl Default for TestConfig {
             max_attempts: 1,
             attempt_timeout_secs: 10,
             endpoint_url: None,
+            per_user: 1000,
+            per_guild: 1000,
+            extra_toml: "",
         }
     }
 }
@@ -40,16 +49,26 @@ impl Default for TestConfig {
 pub struct TestApp {
     pub discord: FakeDiscord,
     pub aws: FakeIncidentManager,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     task: Option<JoinHandle<()>>,
 }
 
 impl TestApp {
     /// Stops the bot and waits until it has returned.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.shutdown.take() {
+    pub async fn stop(self) {
+        self.signal_shutdown();
+        self.wait_stopped().await;
+    }
+
+    /// Asks the bot to shut down (SIGTERM in the binary), without waiting.
+    pub fn signal_shutdown(&self) {
+        if let Some(tx) = self.shutdown.lock().unwrap().take() {
             let _ = tx.send(());
         }
+    }
+
+    /// Waits until the bot's `run` has returned.
+    pub async fn wait_stopped(mut self) {
         if let Some(task) = self.task.take() {
             tokio::time::timeout(super::WAIT, task).await.expect("bot did not stop").unwrap();
         }
@@ -92,7 +111,16 @@ attempt_timeout_secs = {attempt_timeout}
 payments = "{payments}"
 search = "{search}"
 ghost = "{ghost}"
+
+[limits]
+per_user = {per_user}
+per_guild = {per_guild}
+
+{extra}
 "#,
+        per_user = c.per_user,
+        per_guild = c.per_guild,
+        extra = c.extra_toml,
         guilds = guilds.join(", "),
         region = fim::REGION,
         attempts = c.max_attempts,
@@ -135,7 +163,7 @@ pub async fn spawn_app_with(c: TestConfig) -> TestApp {
         .unwrap();
     });
     discord.wait_commands().await;
-    TestApp { discord, aws, shutdown: Some(tx), task: Some(task) }
+    TestApp { discord, aws, shutdown: std::sync::Mutex::new(Some(tx)), task: Some(task) }
 }
 
 /// A `/incident` option as Discord sends it.

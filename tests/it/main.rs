@@ -9,6 +9,7 @@ mod binary;
 mod declare;
 mod fake_discord;
 mod fake_incident_manager;
+mod hardening;
 mod helpers;
 mod http;
 

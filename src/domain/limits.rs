@@ -1,0 +1,112 @@
+//! Per-user cooldown and per-guild rate limit: sliding windows in memory.
+//!
+//! The defaults never get in the way of a real incident (3 declarations per
+//! user and 20 per guild per minute) but stop a stuck key or a script from
+//! paging everyone a hundred times.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use dashmap::DashMap;
+
+/// At most `max` events per `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub max: u32,
+    pub window: Duration,
+}
+
+/// Which limit was hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    User,
+    Guild,
+}
+
+/// A refusal with the time until a declaration would be accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    pub scope: Scope,
+    pub max: u32,
+    pub window: Duration,
+    pub retry_after: Duration,
+}
+
+/// Both windows, keyed by user id and guild id.
+#[derive(Debug)]
+pub struct RateLimiter {
+    per_user: Window,
+    per_guild: Window,
+    users: DashMap<u64, VecDeque<Instant>>,
+    guilds: DashMap<u64, VecDeque<Instant>>,
+}
+
+/// Entries in one map before emptied windows are swept out.
+const SWEEP_AT: usize = 10_000;
+
+impl RateLimiter {
+    pub fn new(per_user: Window, per_guild: Window) -> Self {
+        Self { per_user, per_guild, users: DashMap::new(), guilds: DashMap::new() }
+    }
+
+    /// Records a declaration at `now` if both windows have room; otherwise
+    /// records nothing and says which limit applies and for how long.
+    pub fn try_acquire(&self, user: u64, guild: Option<u64>, now: Instant) -> Result<(), Limited> {
+        // Lock order is always user, then guild: no deadlock between callers.
+        let mut u = self.users.entry(user).or_default();
+        check(&mut u, self.per_user, now, Scope::User)?;
+        if let Some(g) = guild {
+            let mut gq = self.guilds.entry(g).or_default();
+            check(&mut gq, self.per_guild, now, Scope::Guild)?;
+            gq.push_back(now);
+        }
+        u.push_back(now);
+        drop(u);
+        for map in [&self.users, &self.guilds] {
+            if map.len() > SWEEP_AT {
+                map.retain(|_, q| {
+                    q.back().is_some_and(|t| {
+                        now.saturating_duration_since(*t) < self.per_user.window.max(self.per_guild.window)
+                    })
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check(q: &mut VecDeque<Instant>, w: Window, now: Instant, scope: Scope) -> Result<(), Limited> {
+    while q.front().is_some_and(|t| now.saturating_duration_since(*t) >= w.window) {
+        q.pop_front();
+    }
+    if q.len() < w.max as usize {
+        return Ok(());
+    }
+    let oldest = q.front().copied().unwrap_or(now);
+    let retry_after = w.window.saturating_sub(now.saturating_duration_since(oldest));
+    Err(Limited { scope, max: w.max, window: w.window, retry_after })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: Duration = Duration::from_secs(60);
+
+    #[test]
+    fn per_user_then_per_guild() {
+        let l = RateLimiter::new(Window { max: 2, window: MIN }, Window { max: 3, window: MIN });
+        let t0 = Instant::now();
+        assert!(l.try_acquire(1, Some(9), t0).is_ok());
+        assert!(l.try_acquire(1, Some(9), t0 + Duration::from_secs(10)).is_ok());
+        let e = l.try_acquire(1, Some(9), t0 + Duration::from_secs(20)).unwrap_err();
+        assert_eq!((e.scope, e.retry_after), (Scope::User, Duration::from_secs(40)));
+        assert!(l.try_acquire(2, Some(9), t0 + Duration::from_secs(20)).is_ok());
+        let e = l.try_acquire(3, Some(9), t0 + Duration::from_secs(30)).unwrap_err();
+        assert_eq!((e.scope, e.retry_after), (Scope::Guild, Duration::from_secs(30)));
+        // A refused attempt does not use up the user's window.
+        assert!(l.try_acquire(3, Some(8), t0 + Duration::from_secs(30)).is_ok());
+        // The window slides.
+        assert!(l.try_acquire(1, Some(7), t0 + MIN).is_ok());
+    }
+}
