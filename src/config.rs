@@ -616,9 +616,15 @@ mod tests {
         assert_eq!(c.limits.per_user.max, 5);
         assert_eq!(c.limits.per_guild.max, 20);
         let e = error("[access.guilds.abc]\n", &[]);
-        assert!(e.contains("key `access.guilds`"), "{e}");
+        assert!(e.contains("key `access.guilds.abc`: not a Discord id"), "{e}");
         let e = error("[discord]\ntoken = \"x\"\n", &[]);
         assert!(e.contains("key `discord.token`: the Discord token is never read from the file"), "{e}");
+    }
+
+    #[test]
+    fn the_example_config_loads() {
+        let c = load(include_str!("../config.toml.example"), &[]).unwrap();
+        assert!(c.incident.plans.aliases().count() > 0);
     }
 
     #[test]

@@ -241,7 +241,7 @@ fn colour_for(d: &Declaration) -> Colour {
 
 /// `text` in backticks, cut to a readable length, with backticks removed so
 /// the quote cannot be broken out of.
-fn quote(text: &str) -> String {
+pub fn quote(text: &str) -> String {
     let clean: String = text.chars().map(|c| if c == '`' || c.is_control() { ' ' } else { c }).collect();
     format!("`{}`", truncate(clean.trim(), QUOTE_LEN))
 }

@@ -240,3 +240,28 @@ fn which(name: &str) -> Result<PathBuf, ()> {
         .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
         .ok_or(())
 }
+
+#[tokio::test]
+async fn a_token_file_readable_by_others_is_warned_about_without_leaking_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let token_file = temp_file(TOKEN);
+    let config = temp_file("");
+    for (mode, warned) in [(0o644, true), (0o600, false)] {
+        std::fs::set_permissions(&token_file, std::fs::Permissions::from_mode(mode)).unwrap();
+        // No region configured: the bot stops right after start-up checks.
+        let (code, stderr) = finish(
+            bot(&["run", "--config", config.to_str().unwrap()])
+                .env("DISCORD_TOKEN_FILE", &token_file)
+                .env("RUST_LOG", "debug"),
+        )
+        .await;
+        assert_eq!(code, 2, "{stderr}");
+        let warning = format!(
+            "DISCORD_TOKEN_FILE {} holds the Discord token and is readable by every user: run `chmod 600 {}`",
+            token_file.display(),
+            token_file.display()
+        );
+        assert_eq!(stderr.contains(&warning), warned, "mode {mode:o}: {stderr}");
+        assert!(!stderr.contains(TOKEN), "the token leaked: {stderr}");
+    }
+}

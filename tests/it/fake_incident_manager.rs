@@ -234,6 +234,15 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
 
 // ---- Model validation -------------------------------------------------------
 
+/// The AWS-style messages for every way `body` violates the input of
+/// `operation` in the service model (empty: the service would accept it).
+pub fn model_errors(operation: &str, body: &Value) -> Vec<String> {
+    let input = model()["operations"][operation]["input"]["shape"].as_str().unwrap();
+    let mut errors = Vec::new();
+    validate(input, body, "", &mut errors);
+    errors
+}
+
 fn at(path: &str, member: &str) -> String {
     if path.is_empty() { member.to_owned() } else { format!("{path}.{member}") }
 }

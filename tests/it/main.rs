@@ -12,6 +12,7 @@ mod fake_incident_manager;
 mod hardening;
 mod helpers;
 mod http;
+mod properties;
 
 /// How long a test waits for an event before it fails. Generous: CI runs
 /// on a loaded 2-core machine, and waiting costs nothing when things work.
