@@ -10,8 +10,12 @@ use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
 use tracing::{info, warn};
 
 use crate::config::Config;
+use crate::directory::PlanDirectory;
 use crate::discord::handler::Handler;
 use crate::incident_manager::IncidentManager;
+
+/// How long start-up waits for the first list of response plans.
+const PLANS_FIRST_LOAD: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Why the bot stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -44,8 +48,24 @@ pub async fn run(
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
-    let handler =
-        Arc::new(Handler::new(config.incident, config.discord.guild_ids, backend, config.access, config.limits));
+    let directory = Arc::new(PlanDirectory::default());
+    if config.incident.plans_refresh.is_some() {
+        // Plans are loaded before Discord sees the bot, so autocomplete has
+        // them from the first keystroke; a slow or failing AWS only delays
+        // start-up by the deadline, and the aliases work regardless.
+        if tokio::time::timeout(PLANS_FIRST_LOAD, directory.refresh(&backend)).await.is_err() {
+            warn!("listing response plans took over {PLANS_FIRST_LOAD:?}; starting with the aliases only");
+        }
+    }
+    let refresh = config.incident.plans_refresh.map(|ttl| directory.spawn_refresh(backend.clone(), ttl));
+    let handler = Arc::new(Handler::new(
+        config.incident,
+        config.discord.guild_ids,
+        backend,
+        config.access,
+        config.limits,
+        directory,
+    ));
     let grace = config.limits.shutdown_grace;
 
     let mut http = HttpBuilder::new(config.discord.token.expose_secret());
@@ -69,7 +89,11 @@ pub async fn run(
         info!("closing the gateway connection");
         shards.shutdown_all().await;
     });
-    client.start().await?;
+    let result = client.start().await;
+    if let Some(refresh) = refresh {
+        refresh.abort();
+    }
+    result?;
     info!("stopped");
     Ok(())
 }

@@ -93,6 +93,14 @@ pub struct AwsSettings {
 pub struct IncidentSettings {
     pub plans: PlanCatalog,
     pub source: IncidentSource,
+    /// How often the account's response plans are listed for autocomplete;
+    /// `None`: never (aliases only).
+    pub plans_refresh: Option<Duration>,
+    /// Start a thread on each confirmation.
+    pub create_thread: bool,
+    /// An open incident of the same plan started this recently is pointed
+    /// out as a possible duplicate; `None`: no check.
+    pub duplicate_window: Option<Duration>,
 }
 
 /// `[log]`.
@@ -235,12 +243,28 @@ impl Default for FileAws {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FileIncident {
     default_plan: Option<String>,
     source: IncidentSource,
     plans: BTreeMap<Alias, ResponsePlanArn>,
+    plans_refresh_secs: Bounded<0, 86_400>,
+    create_thread: bool,
+    duplicate_window_mins: Bounded<0, 1440>,
+}
+
+impl Default for FileIncident {
+    fn default() -> Self {
+        Self {
+            default_plan: None,
+            source: IncidentSource::default(),
+            plans: BTreeMap::new(),
+            plans_refresh_secs: Bounded(300),
+            create_thread: true,
+            duplicate_window_mins: Bounded(30),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -449,7 +473,15 @@ impl Config {
                 attempt_timeout: Duration::from_secs(aws.attempt_timeout_secs.0),
                 operation_timeout: Duration::from_secs(aws.operation_timeout_secs.0),
             },
-            incident: IncidentSettings { plans, source: file.incident.source },
+            incident: IncidentSettings {
+                plans,
+                source: file.incident.source,
+                plans_refresh: (file.incident.plans_refresh_secs.0 > 0)
+                    .then(|| Duration::from_secs(file.incident.plans_refresh_secs.0)),
+                create_thread: file.incident.create_thread,
+                duplicate_window: (file.incident.duplicate_window_mins.0 > 0)
+                    .then(|| Duration::from_secs(file.incident.duplicate_window_mins.0 * 60)),
+            },
             access: AccessPolicy {
                 global: FileRules {
                     allowed_role_ids: access.allowed_role_ids,

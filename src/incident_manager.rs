@@ -10,11 +10,67 @@ use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ssmincidents::Client;
 use aws_sdk_ssmincidents::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_ssmincidents::primitives::DateTime;
-use aws_sdk_ssmincidents::types::{ItemIdentifier, ItemType, ItemValue, RelatedItem, TriggerDetails};
+use aws_sdk_ssmincidents::types::{
+    AttributeValueList, Condition, Filter, IncidentRecordStatus, ItemIdentifier, ItemType, ItemValue, RelatedItem,
+    RelatedItemsUpdate, TriggerDetails,
+};
 use aws_smithy_http_client::tls;
 
 use crate::config::AwsSettings;
-use crate::domain::{Declaration, ItemTarget};
+use crate::domain::{Declaration, Impact, IncidentTitle, ItemTarget, PlanSummary, RelatedItem as DomainItem};
+
+/// An incident record as `ListIncidentRecords` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncidentSummary {
+    pub arn: String,
+    pub title: String,
+    pub impact: i32,
+    /// Seconds since the Unix epoch.
+    pub created: i64,
+}
+
+impl IncidentSummary {
+    /// The response plan name, from the ARN (`incident-record/PLAN/ID`).
+    pub fn plan_name(&self) -> Option<&str> {
+        self.arn.split_once(":incident-record/")?.1.split('/').next()
+    }
+}
+
+/// Changes to an incident record (`UpdateIncidentRecord`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RecordChange {
+    pub title: Option<IncidentTitle>,
+    pub impact: Option<Impact>,
+    pub resolve: bool,
+}
+
+/// What an AWS call was about, for the responder's message.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    /// `start incidents with response plan `payments``, `update incident …`.
+    pub doing: &'a str,
+    /// The IAM action the call needs.
+    pub action: &'a str,
+    /// The resource the call acts on.
+    pub resource: &'a str,
+    /// What to call the resource: ``Response plan `payments` ``, `The incident`.
+    pub target: &'a str,
+    /// The command to run again.
+    pub command: &'a str,
+}
+
+impl<'a> Subject<'a> {
+    /// StartIncident for `d`; `doing` and `target` name its plan.
+    pub fn declaring(d: &'a Declaration, doing: &'a str, target: &'a str) -> Self {
+        Self {
+            doing,
+            action: "ssm-incidents:StartIncident",
+            resource: d.plan.arn.as_str(),
+            target,
+            command: "/incident",
+        }
+    }
+}
 
 /// Builds the shared AWS configuration: region and credentials from the SDK's
 /// default chains (unless `region` is configured), standard retries with
@@ -81,16 +137,7 @@ impl IncidentManager {
             .set_impact(d.impact.map(|i| i32::from(i.value())))
             .set_title(d.title.as_ref().map(|t| t.as_str().to_owned()));
         for item in &d.related_items {
-            let value = match &item.target {
-                ItemTarget::Url(u) => ItemValue::Url(u.clone()),
-                ItemTarget::Arn(a) => ItemValue::Arn(a.as_str().to_owned()),
-            };
-            let identifier = ItemIdentifier::builder()
-                .r#type(ItemType::from(item.item_type()))
-                .value(value)
-                .build()
-                .map_err(|e| AwsError::Internal(e.to_string()))?;
-            req = req.related_items(RelatedItem::builder().identifier(identifier).title(&item.title).build());
+            req = req.related_items(related_item(item)?);
         }
         let trigger = TriggerDetails::builder()
             .source(d.trigger.source.as_str())
@@ -111,6 +158,121 @@ impl IncidentManager {
         })?;
         Ok(out.incident_record_arn)
     }
+
+    /// Every response plan of the account and region (all pages).
+    pub async fn list_response_plans(&self) -> Result<Vec<PlanSummary>, AwsError> {
+        let mut pages = self.client.list_response_plans().max_results(100).into_paginator().items().send();
+        let mut plans = Vec::new();
+        while let Some(item) = pages.next().await {
+            let p = item.map_err(|e| self.log_failure("ListResponsePlans", &e))?;
+            plans.push(PlanSummary {
+                arn: p.arn().to_owned(),
+                name: p.name().to_owned(),
+                display_name: p.display_name().map(str::to_owned),
+            });
+        }
+        Ok(plans)
+    }
+
+    /// Open incident records, newest first (all pages, at most `limit`).
+    pub async fn list_open_incidents(&self, limit: usize) -> Result<Vec<IncidentSummary>, AwsError> {
+        let filter = Filter::builder()
+            .key("status")
+            .condition(Condition::Equals(AttributeValueList::StringValues(vec!["OPEN".to_owned()])))
+            .build()
+            .map_err(|e| AwsError::Internal(e.to_string()))?;
+        let mut pages =
+            self.client.list_incident_records().filters(filter).max_results(100).into_paginator().items().send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let r = item.map_err(|e| self.log_failure("ListIncidentRecords", &e))?;
+            out.push(IncidentSummary {
+                arn: r.arn().to_owned(),
+                title: r.title().to_owned(),
+                impact: r.impact(),
+                created: r.creation_time().secs(),
+            });
+            if out.len() >= limit {
+                break;
+            }
+        }
+        out.sort_by_key(|i| std::cmp::Reverse(i.created));
+        Ok(out)
+    }
+
+    /// Adds a related item to an incident (`UpdateRelatedItems`).
+    pub async fn add_related_item(&self, incident: &str, item: &DomainItem, token: &str) -> Result<(), AwsError> {
+        let item = related_item(item)?;
+        self.client
+            .update_related_items()
+            .incident_record_arn(incident)
+            .client_token(token)
+            .related_items_update(RelatedItemsUpdate::ItemToAdd(item))
+            .send()
+            .await
+            .map_err(|e| self.log_failure("UpdateRelatedItems", &e))?;
+        Ok(())
+    }
+
+    /// Adds a custom event to the incident's timeline (`CreateTimelineEvent`);
+    /// `text` is shown as the event's data.
+    pub async fn add_timeline_event(
+        &self,
+        incident: &str,
+        text: &str,
+        at: std::time::SystemTime,
+        token: &str,
+    ) -> Result<(), AwsError> {
+        self.client
+            .create_timeline_event()
+            .incident_record_arn(incident)
+            .client_token(token)
+            .event_time(DateTime::from(at))
+            .event_type("Custom Event")
+            .event_data(serde_json::to_string(text).unwrap_or_default())
+            .send()
+            .await
+            .map_err(|e| self.log_failure("CreateTimelineEvent", &e))?;
+        Ok(())
+    }
+
+    /// Updates title, impact and/or status (`UpdateIncidentRecord`).
+    pub async fn update_record(&self, incident: &str, change: &RecordChange, token: &str) -> Result<(), AwsError> {
+        self.client
+            .update_incident_record()
+            .arn(incident)
+            .client_token(token)
+            .set_title(change.title.as_ref().map(|t| t.as_str().to_owned()))
+            .set_impact(change.impact.map(|i| i32::from(i.value())))
+            .set_status(change.resolve.then_some(IncidentRecordStatus::Resolved))
+            .send()
+            .await
+            .map_err(|e| self.log_failure("UpdateIncidentRecord", &e))?;
+        Ok(())
+    }
+
+    fn log_failure<E, R>(&self, operation: &str, e: &SdkError<E, R>) -> AwsError
+    where
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+        R: std::fmt::Debug + 'static,
+    {
+        let mapped = AwsError::from_sdk(e);
+        tracing::warn!(error = %DisplayErrorContext(e), code = mapped.code(), operation, "AWS call failed");
+        mapped
+    }
+}
+
+fn related_item(item: &DomainItem) -> Result<RelatedItem, AwsError> {
+    let value = match &item.target {
+        ItemTarget::Url(u) => ItemValue::Url(u.clone()),
+        ItemTarget::Arn(a) => ItemValue::Arn(a.as_str().to_owned()),
+    };
+    let identifier = ItemIdentifier::builder()
+        .r#type(ItemType::from(item.item_type()))
+        .value(value)
+        .build()
+        .map_err(|e| AwsError::Internal(e.to_string()))?;
+    Ok(RelatedItem::builder().identifier(identifier).title(&item.title).build())
 }
 
 /// An AWS failure, classified for the responder. The full cause is logged
@@ -199,60 +361,66 @@ impl AwsError {
         }
     }
 
-    /// What the responder reads: what happened, whether anything was
-    /// declared, and what to do. Never the raw AWS message.
-    pub fn user_message(&self, d: &Declaration, region: Option<&str>) -> String {
-        let plan = format!("`{}`", d.plan.label);
+    /// What the responder reads: what happened, whether anything changed,
+    /// and what to do. Never the raw AWS message.
+    pub fn user_message(&self, s: &Subject<'_>, region: Option<&str>) -> String {
         let region = region.unwrap_or("the configured region");
+        let (doing, action, resource, target, command) = (s.doing, s.action, s.resource, s.target, s.command);
+        let declaring = action == "ssm-incidents:StartIncident";
+        let nothing = if declaring { "Nothing was declared" } else { "Nothing was changed" };
         match self {
             Self::AccessDenied => format!(
-                "The bot's AWS role is not allowed to start incidents with response plan {plan}. \
-                 An operator must grant `ssm-incidents:StartIncident` on `{}`. Nothing was declared.",
-                d.plan.arn
+                "The bot's AWS role is not allowed to {doing}. An operator must grant `{action}` on `{resource}`. \
+                 {nothing}."
             ),
             Self::BadCredentials(code) => format!(
                 "AWS rejected the bot's credentials (`{code}`). An operator must fix the bot's IAM role or keys. \
-                 Nothing was declared."
+                 {nothing}."
             ),
-            Self::NoCredentials => "The bot has no AWS credentials. An operator must give it an IAM role \
-                 (or credentials in its environment). Nothing was declared."
-                .to_owned(),
-            Self::PlanNotFound => format!(
-                "Response plan {plan} was not found in {region} (`{}`). Check the plan, or ask an operator to \
-                 fix its alias. Nothing was declared.",
-                d.plan.arn
+            Self::NoCredentials => format!(
+                "The bot has no AWS credentials. An operator must give it an IAM role (or credentials in its \
+                 environment). {nothing}."
             ),
-            Self::Throttled => "Incident Manager is throttling requests and still refused after retries. \
-                 Nothing was declared: run `/incident` again in a minute."
-                .to_owned(),
+            Self::PlanNotFound if declaring => format!(
+                "{target} was not found in {region} (`{resource}`). Check the plan, or ask an operator to fix its \
+                 alias. {nothing}."
+            ),
+            Self::PlanNotFound => format!("{target} was not found in {region} (`{resource}`). {nothing}."),
+            Self::Throttled => format!(
+                "Incident Manager is throttling requests and still refused after retries. {nothing}: run \
+                 `{command}` again in a minute."
+            ),
             Self::Validation { field: Some(field) } => {
-                format!("Incident Manager rejected the `{field}` field of the request. Nothing was declared.")
+                format!("Incident Manager rejected the `{field}` field of the request. {nothing}.")
             }
-            Self::Validation { field: None } => {
-                "Incident Manager rejected the request as invalid. Nothing was declared.".to_owned()
+            Self::Validation { field: None } => format!("Incident Manager rejected the request as invalid. {nothing}."),
+            Self::Conflict => {
+                format!("Incident Manager reported a conflicting change in progress. {nothing}: run `{command}` again.")
             }
-            Self::Conflict => "Incident Manager reported a conflicting change in progress. \
-                 Nothing was declared: run `/incident` again."
-                .to_owned(),
-            Self::QuotaExceeded => "The account has reached an Incident Manager quota. \
-                 Nothing was declared: an operator must raise the quota or close incidents."
-                .to_owned(),
-            Self::ServiceFault => "Incident Manager had an internal error, also on retry. \
-                 Nothing was declared: run `/incident` again."
-                .to_owned(),
+            Self::QuotaExceeded => format!(
+                "The account has reached an Incident Manager quota. {nothing}: an operator must raise the quota or \
+                 close incidents."
+            ),
+            Self::ServiceFault => {
+                format!("Incident Manager had an internal error, also on retry. {nothing}: run `{command}` again.")
+            }
             Self::Unreachable => {
-                "Could not reach Incident Manager, nothing was declared — retry `/incident`.".to_owned()
+                format!("Could not reach Incident Manager, {} — retry `{command}`.", nothing.to_lowercase())
             }
             Self::NoAnswer => format!(
-                "Incident Manager did not answer in time. The incident may or may not have been declared: \
-                 check the Incident Manager console ({region}) before retrying."
+                "Incident Manager did not answer in time. {}: check the Incident Manager console ({region}) before \
+                 retrying.",
+                if declaring {
+                    "The incident may or may not have been declared"
+                } else {
+                    "The change may or may not have been made"
+                }
             ),
-            Self::Other(code) => format!(
-                "Incident Manager refused the request (`{code}`). Nothing was declared; the bot's log has the details."
-            ),
+            Self::Other(code) => {
+                format!("Incident Manager refused the request (`{code}`). {nothing}; the bot's log has the details.")
+            }
             Self::Internal(_) => {
-                "The bot failed before reaching Incident Manager. Nothing was declared; the bot's log has the details."
-                    .to_owned()
+                format!("The bot failed before reaching Incident Manager. {nothing}; the bot's log has the details.")
             }
         }
     }

@@ -17,6 +17,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod directory;
 pub mod discord;
 pub mod domain;
 pub mod incident_manager;

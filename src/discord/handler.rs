@@ -12,15 +12,16 @@
 //! - on shutdown no new declaration starts and those in flight finish.
 
 use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use dashmap::DashMap;
 use futures_util::FutureExt;
 use serenity::all::{
-    Command, CommandInteraction, Context, CreateAllowedMentions, CreateAutocompleteResponse, CreateEmbed,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, EditInteractionResponse, EventHandler,
-    GuildId, Interaction, Ready,
+    AutoArchiveDuration, ChannelId, Command, CommandInteraction, Context, CreateActionRow, CreateAllowedMentions,
+    CreateAutocompleteResponse, CreateEmbed, CreateInteractionResponse, CreateInteractionResponseMessage,
+    CreateMessage, CreateThread, EditInteractionResponse, Embed, EventHandler, GuildId, Interaction, Message, Ready,
 };
 use serenity::async_trait;
 use tokio::sync::watch;
@@ -28,10 +29,12 @@ use tracing::{Instrument, debug, error, info, info_span, warn};
 
 use super::{command, options, render};
 use crate::config::{IncidentSettings, LimitSettings};
-use crate::domain::Declaration;
+use crate::directory::{OpenIncidents, PlanDirectory};
 use crate::domain::access::AccessPolicy;
 use crate::domain::limits::RateLimiter;
-use crate::incident_manager::IncidentManager;
+use crate::domain::text::truncate;
+use crate::domain::{Declaration, RelatedItem};
+use crate::incident_manager::{IncidentManager, IncidentSummary};
 
 /// How long an interaction id is remembered to drop repeated deliveries:
 /// Discord's interaction tokens are valid for 15 minutes.
@@ -47,9 +50,15 @@ const DELIVERY_ATTEMPTS: u32 = 4;
 pub struct Handler {
     incident: IncidentSettings,
     guild_ids: Vec<u64>,
-    backend: IncidentManager,
-    access: AccessPolicy,
+    pub(super) backend: IncidentManager,
+    pub(super) access: AccessPolicy,
     limiter: RateLimiter,
+    /// The account's response plans, for autocomplete.
+    directory: Arc<PlanDirectory>,
+    /// Open incidents, for `/incident-update` and duplicate checks.
+    pub(super) open_incidents: OpenIncidents,
+    /// Confirmations waiting for "Resolve incident", by message id.
+    pub(super) pending_resolves: DashMap<u64, (Embed, Instant)>,
     /// Interaction ids already handled, with when they were first seen.
     seen: DashMap<u64, Instant>,
     /// Set once `/incident` is registered; READY after a reconnect skips it.
@@ -78,6 +87,7 @@ impl Handler {
         backend: IncidentManager,
         access: AccessPolicy,
         limits: LimitSettings,
+        directory: Arc<PlanDirectory>,
     ) -> Self {
         Self {
             incident,
@@ -85,6 +95,9 @@ impl Handler {
             backend,
             access,
             limiter: RateLimiter::new(limits.per_user, limits.per_guild),
+            directory,
+            open_incidents: OpenIncidents::new(Duration::from_secs(30)),
+            pending_resolves: DashMap::new(),
             seen: DashMap::new(),
             registered: AtomicBool::new(false),
             draining: AtomicBool::new(false),
@@ -101,6 +114,15 @@ impl Handler {
         *self.in_flight.borrow()
     }
 
+    /// While draining, answers `cmd` privately and returns true.
+    async fn refuse_while_draining(&self, ctx: &Context, cmd: &CommandInteraction) -> bool {
+        if !self.draining.load(Ordering::SeqCst) {
+            return false;
+        }
+        let _ = Self::reply_private(ctx, cmd, render::shutting_down()).await;
+        true
+    }
+
     /// True the first time an interaction id is seen within the window.
     fn first_delivery(&self, id: u64) -> bool {
         if self.seen.len() >= DEDUPE_SWEEP_AT {
@@ -115,12 +137,12 @@ impl Handler {
     }
 
     async fn register(&self, ctx: &Context) -> serenity::Result<()> {
-        let cmd = command::register(!self.incident.plans.has_default(), self.access.allow_dms);
+        let cmds = command::all(!self.incident.plans.has_default(), self.access.allow_dms);
         if self.guild_ids.is_empty() {
-            Command::set_global_commands(&ctx.http, vec![cmd]).await?;
+            Command::set_global_commands(&ctx.http, cmds).await?;
         } else {
             for g in &self.guild_ids {
-                GuildId::new(*g).set_commands(&ctx.http, vec![cmd.clone()]).await?;
+                GuildId::new(*g).set_commands(&ctx.http, cmds.clone()).await?;
             }
         }
         Ok(())
@@ -144,7 +166,12 @@ impl Handler {
             }
             return;
         }
-        let input = options::declare_input(&cmd.data.options());
+        let mut input = options::declare_input(&cmd.data.options());
+        // A listed plan's name (what autocomplete sends for over-long ARNs)
+        // stands for its ARN.
+        if let Ok(p) = self.incident.plans.resolve_listed(input.plan.as_deref(), &self.directory.snapshot()) {
+            input.plan = Some(p.arn.as_str().to_owned());
+        }
         #[cfg(feature = "fault-injection")]
         if input.title.as_deref() == Some("fault-injection: panic") {
             panic!("fault injection: a panic in the middle of a declaration");
@@ -173,25 +200,111 @@ impl Handler {
             error!(error = %e, "could not acknowledge the interaction; nothing was declared");
             return;
         }
-        let outcome = self.backend.start_incident(&declaration).await;
-        let region = self.backend.region();
-        let embed = match &outcome {
-            Ok(arn) => {
-                info!(
-                    outcome = "ok",
-                    incident = arn.as_str(),
-                    plan = declaration.plan.label,
-                    elapsed_ms = started.elapsed().as_millis(),
-                    "incident declared"
-                );
-                render::declared(&declaration, arn, region)
-            }
-            Err(e) => {
-                warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared");
-                render::failed(e, &declaration, region)
+        // The duplicate check runs beside StartIncident, so it adds no delay.
+        let open = async {
+            match self.incident.duplicate_window {
+                Some(_) => {
+                    Some(self.open_incidents.get(&self.backend, Duration::from_secs(3), Duration::from_secs(5)).await)
+                }
+                None => None,
             }
         };
-        deliver(ctx, cmd, embed).await;
+        let (outcome, open) = tokio::join!(self.backend.start_incident(&declaration), open);
+        let region = self.backend.region();
+        let arn = match outcome {
+            Ok(arn) => arn,
+            Err(e) => {
+                warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared");
+                deliver(ctx, cmd, render::failed(&e, &declaration, region), vec![]).await;
+                return;
+            }
+        };
+        info!(
+            outcome = "ok",
+            incident = arn.as_str(),
+            plan = declaration.plan.label,
+            elapsed_ms = started.elapsed().as_millis(),
+            "incident declared"
+        );
+        let mut extras = render::Extras {
+            duplicates: self.duplicates(&declaration, &arn, open.as_deref().map(Vec::as_slice).unwrap_or_default()),
+            thread: None,
+        };
+        let console = render::console_for(&arn, region);
+        let buttons = render::confirmation_buttons(&console, false);
+        let embed = render::declared_with(&declaration, &arn, region, &extras);
+        let event = format!(
+            "Declared from Discord by {} in {}",
+            declaration.origin.user_name,
+            declaration
+                .origin
+                .channel_name
+                .as_deref()
+                .map_or_else(|| "a direct message".to_owned(), |c| format!("#{c}"))
+        );
+        let event_token = format!("{}-declared", declaration.client_token);
+        let timeline = self.backend.add_timeline_event(&arn, &event, declaration.trigger.timestamp, &event_token);
+        let (message, timeline) = tokio::join!(deliver(ctx, cmd, embed, buttons.clone()), timeline);
+        if let Err(e) = timeline {
+            warn!(code = e.code(), "could not add the declaration to the incident's timeline");
+        }
+        if self.incident.create_thread
+            && let (Some(message), Some(_)) = (message, declaration.origin.guild_id)
+        {
+            extras.thread = Some(self.open_thread(ctx, &declaration, &arn, &message).await);
+            let embed = render::declared_with(&declaration, &arn, region, &extras);
+            let edit = EditInteractionResponse::new()
+                .embed(embed)
+                .components(buttons)
+                .allowed_mentions(CreateAllowedMentions::new());
+            if let Err(e) = cmd.edit_response(&ctx.http, edit).await {
+                warn!(error = %e, "could not show the thread on the confirmation");
+            }
+        }
+    }
+
+    /// Open incidents of the same plan started within the window (not `arn`).
+    fn duplicates(&self, d: &Declaration, arn: &str, open: &[IncidentSummary]) -> Vec<IncidentSummary> {
+        let Some(window) = self.incident.duplicate_window else { return Vec::new() };
+        let since = SystemTime::now()
+            .checked_sub(window)
+            .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(0));
+        open.iter()
+            .filter(|i| i.arn != arn && i.created >= since && i.plan_name() == Some(d.plan.arn.name()))
+            .take(5)
+            .cloned()
+            .collect()
+    }
+
+    /// Starts the incident's thread on the confirmation, links it from the
+    /// incident and posts the first message. Returns the thread's id, or why
+    /// there is none (the declaration stands either way).
+    async fn open_thread(&self, ctx: &Context, d: &Declaration, arn: &str, message: &Message) -> Result<u64, String> {
+        let title = d.title.as_ref().map_or_else(|| d.plan.label.clone(), |t| t.as_str().to_owned());
+        let name = truncate(&format!("INC · {title}"), 100);
+        let thread = ChannelId::new(d.origin.channel_id)
+            .create_thread_from_message(
+                &ctx.http,
+                message.id,
+                CreateThread::new(name.clone()).auto_archive_duration(AutoArchiveDuration::OneWeek),
+            )
+            .await
+            .map_err(|e| {
+                warn!(error = %e, "could not create the incident's thread");
+                thread_failure(&e)
+            })?;
+        let url = format!("https://discord.com/channels/{}/{}", d.origin.guild_id.unwrap_or_default(), thread.id.get());
+        let item = RelatedItem::url(url, truncate(&format!("Discord thread {name}"), 200));
+        if let Err(e) = self.backend.add_related_item(arn, &item, &format!("{}-thread", d.client_token)).await {
+            warn!(code = e.code(), "could not add the thread to the incident's related items");
+        }
+        let first =
+            CreateMessage::new().content(render::thread_opening(d, arn)).allowed_mentions(CreateAllowedMentions::new());
+        if let Err(e) = thread.id.send_message(&ctx.http, first).await {
+            warn!(error = %e, "could not post the first message in the thread");
+        }
+        Ok(thread.id.get())
     }
 
     async fn autocomplete(&self, ctx: &Context, cmd: &CommandInteraction) {
@@ -199,7 +312,7 @@ impl Handler {
         let mut response = CreateAutocompleteResponse::new();
         // Plans are only shown to those who may declare.
         if self.access.check(&options::caller(cmd)).is_ok() {
-            for (name, value) in self.incident.plans.suggest(typed) {
+            for (name, value) in self.incident.plans.suggest(typed, &self.directory.snapshot()) {
                 response = response.add_string_choice(name, value);
             }
         }
@@ -218,7 +331,7 @@ impl Handler {
         let text = render::internal_error();
         if Self::reply_private(ctx, cmd, text.clone()).await.is_err() {
             // Already acknowledged: replace the "thinking…" reply instead.
-            deliver(ctx, cmd, render::internal_error_embed()).await;
+            deliver(ctx, cmd, render::internal_error_embed(), vec![]).await;
         }
     }
 }
@@ -226,12 +339,20 @@ impl Handler {
 /// Puts the outcome in the channel: edits the deferred reply, retrying on
 /// rate limits and transient errors; when the reply cannot be edited (the
 /// 15-minute token expired, or it was deleted), posts a channel message.
-async fn deliver(ctx: &Context, cmd: &CommandInteraction, embed: CreateEmbed) {
+async fn deliver(
+    ctx: &Context,
+    cmd: &CommandInteraction,
+    embed: CreateEmbed,
+    components: Vec<CreateActionRow>,
+) -> Option<Message> {
     let mut delay = Duration::from_secs(1);
     for attempt in 1..=DELIVERY_ATTEMPTS {
-        let edit = EditInteractionResponse::new().embed(embed.clone()).allowed_mentions(CreateAllowedMentions::new());
+        let edit = EditInteractionResponse::new()
+            .embed(embed.clone())
+            .components(components.clone())
+            .allowed_mentions(CreateAllowedMentions::new());
         match cmd.edit_response(&ctx.http, edit).await {
-            Ok(_) => return,
+            Ok(m) => return Some(m),
             Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
                 warn!(error = %e, attempt, "could not edit the reply; retrying");
                 tokio::time::sleep(delay).await;
@@ -245,18 +366,38 @@ async fn deliver(ctx: &Context, cmd: &CommandInteraction, embed: CreateEmbed) {
     }
     let mut delay = Duration::from_secs(1);
     for attempt in 1..=DELIVERY_ATTEMPTS {
-        let msg = CreateMessage::new().embed(embed.clone()).allowed_mentions(CreateAllowedMentions::new());
+        let msg = CreateMessage::new()
+            .embed(embed.clone())
+            .components(components.clone())
+            .allowed_mentions(CreateAllowedMentions::new());
         match cmd.channel_id.send_message(&ctx.http, msg).await {
-            Ok(_) => return,
+            Ok(m) => return Some(m),
             Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
                 tokio::time::sleep(delay).await;
                 delay *= 2;
             }
             Err(e) => {
                 error!(error = %e, "could not report the outcome to Discord; the log line above has it");
-                return;
+                return None;
             }
         }
+    }
+    None
+}
+
+/// Why a thread could not be created, for the confirmation.
+fn thread_failure(e: &serenity::Error) -> String {
+    use serenity::http::HttpError;
+    match e {
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r))
+            if r.error.code == 50013 || r.status_code.as_u16() == 403 =>
+        {
+            "the bot lacks the Create Public Threads permission in this channel".to_owned()
+        }
+        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+            format!("Discord refused it ({}, code {})", r.status_code.as_u16(), r.error.code)
+        }
+        _ => "Discord could not be reached".to_owned(),
     }
 }
 
@@ -315,8 +456,7 @@ impl EventHandler for Handler {
                     info!(interaction = cmd.id.get(), "repeated delivery of an interaction ignored");
                     return;
                 }
-                if self.draining.load(Ordering::SeqCst) {
-                    let _ = Self::reply_private(&ctx, &cmd, render::shutting_down()).await;
+                if self.refuse_while_draining(&ctx, &cmd).await {
                     return;
                 }
                 let span = info_span!(
@@ -328,7 +468,27 @@ impl EventHandler for Handler {
                 );
                 self.declare_guarded(&ctx, &cmd).instrument(span).await;
             }
+            Interaction::Command(cmd) if cmd.data.name == command::UPDATE_NAME => {
+                if !self.first_delivery(cmd.id.get()) || self.refuse_while_draining(&ctx, &cmd).await {
+                    return;
+                }
+                let span = info_span!("update", interaction = cmd.id.get(), user = cmd.user.id.get());
+                self.update_command(&ctx, &cmd).instrument(span).await;
+            }
             Interaction::Autocomplete(cmd) if cmd.data.name == command::NAME => self.autocomplete(&ctx, &cmd).await,
+            Interaction::Autocomplete(cmd) if cmd.data.name == command::UPDATE_NAME => {
+                self.update_autocomplete(&ctx, &cmd).await;
+            }
+            Interaction::Component(c)
+                if c.data.custom_id.starts_with("incident:") && self.first_delivery(c.id.get()) =>
+            {
+                let span = info_span!("button", interaction = c.id.get(), user = c.user.id.get());
+                self.component(&ctx, &c).instrument(span).await;
+            }
+            Interaction::Modal(m) if m.data.custom_id.starts_with("incident:") && self.first_delivery(m.id.get()) => {
+                let span = info_span!("dialog", interaction = m.id.get(), user = m.user.id.get());
+                self.modal(&ctx, &m).instrument(span).await;
+            }
             _ => {}
         }
     }

@@ -1,6 +1,8 @@
 //! Reading an interaction: its options and where it came from.
 
-use serenity::all::{CommandInteraction, ResolvedOption, ResolvedValue};
+use serenity::all::{
+    ChannelId, CommandInteraction, GuildId, Member, PartialChannel, ResolvedOption, ResolvedValue, User,
+};
 
 use super::command::opt;
 use crate::domain::access::Caller;
@@ -36,11 +38,22 @@ pub fn origin(cmd: &CommandInteraction) -> Origin {
 
 /// What the access policy needs: who, where, and with which roles.
 pub fn caller(cmd: &CommandInteraction) -> Caller {
+    caller_of(&cmd.user, cmd.guild_id, cmd.channel_id, cmd.channel.as_ref(), cmd.member.as_deref())
+}
+
+/// [`caller`] for any kind of interaction.
+pub fn caller_of(
+    user: &User,
+    guild_id: Option<GuildId>,
+    channel_id: ChannelId,
+    channel: Option<&PartialChannel>,
+    member: Option<&Member>,
+) -> Caller {
     Caller {
-        user_id: cmd.user.id.get(),
-        guild_id: cmd.guild_id.map(|g| g.get()),
-        channel_id: cmd.channel_id.get(),
-        parent_channel_id: cmd.channel.as_ref().and_then(|c| c.parent_id).map(|p| p.get()),
-        role_ids: cmd.member.as_ref().map(|m| m.roles.iter().map(|r| r.get()).collect()).unwrap_or_default(),
+        user_id: user.id.get(),
+        guild_id: guild_id.map(|g| g.get()),
+        channel_id: channel_id.get(),
+        parent_channel_id: channel.and_then(|c| c.parent_id).map(|p| p.get()),
+        role_ids: member.map(|m| m.roles.iter().map(|r| r.get()).collect()).unwrap_or_default(),
     }
 }

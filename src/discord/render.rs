@@ -2,7 +2,9 @@
 //! notices. Pure functions; every text is cut to Discord's limits visibly
 //! (with `…`) rather than rejected.
 
-use serenity::all::{Colour, CreateEmbed, CreateEmbedFooter, Timestamp};
+use serenity::all::{
+    ButtonStyle, Colour, CreateActionRow, CreateButton, CreateEmbed, CreateEmbedFooter, Embed, EmbedField, Timestamp,
+};
 
 use crate::domain::access::Denied;
 use crate::domain::declaration::Refusal;
@@ -11,7 +13,7 @@ use crate::domain::links::LinkProblem;
 use crate::domain::plans::PlanError;
 use crate::domain::text::{TitleError, truncate};
 use crate::domain::{Declaration, ItemTarget};
-use crate::incident_manager::{AwsError, console_url};
+use crate::incident_manager::{AwsError, IncidentSummary, Subject, console_url};
 
 /// Discord's limits for message content and embeds.
 pub mod limits {
@@ -49,15 +51,43 @@ pub fn refusal(r: &Refusal) -> String {
         Refusal::Impact(e) => format!("The {e}."),
         Refusal::Title(TitleError::Empty) => "The title is empty: give a title or leave the option out.".to_owned(),
         Refusal::Title(e @ TitleError::TooLong(_)) => format!("{}.", capitalise(&e.to_string())),
-        Refusal::Link(e) => {
-            let fix = match e.problem {
-                LinkProblem::TooMany(_) => " Remove some links and add them in Incident Manager later.",
-                _ => "",
-            };
-            format!("Link {} {}.{fix}", quote(&e.item), e.problem)
-        }
+        Refusal::Link(e) => link_refusal(e),
     };
     truncate(&format!("⚠️ {why} Nothing was declared."), limits::CONTENT)
+}
+
+/// What is wrong with one link, naming it.
+pub fn link_refusal(e: &crate::domain::links::LinkError) -> String {
+    let fix = match e.problem {
+        LinkProblem::TooMany(_) => " Remove some links and add them in Incident Manager later.",
+        _ => "",
+    };
+    format!("Link {} {}.{fix}", quote(&e.item), e.problem)
+}
+
+/// `5 min`, `3 h`, `2 d`: how long ago, roughly.
+pub fn age(secs: i64) -> String {
+    match secs.max(0) {
+        s if s < 90 => format!("{s} s"),
+        s if s < 90 * 60 => format!("{} min", s / 60),
+        s if s < 36 * 3600 => format!("{} h", s / 3600),
+        s => format!("{} d", s / 86_400),
+    }
+}
+
+/// The first message in an incident's thread.
+pub fn thread_opening(d: &Declaration, arn: &str) -> String {
+    let impact = d.impact.map_or_else(|| "the response plan's default".to_owned(), |i| i.to_string());
+    truncate(
+        &format!(
+            "🚨 **Incident declared** by <@{}>\nResponse plan: `{}` · Impact: {impact}\nIncident record: `{}`\n\
+             Use this thread for the incident; the buttons on the message above add links and notes, update or resolve it.",
+            d.origin.user_id,
+            escape_code(&d.plan.label),
+            escape_code(arn)
+        ),
+        limits::CONTENT,
+    )
 }
 
 /// The private answer to someone the `[access]` rules refuse.
@@ -128,8 +158,61 @@ fn human_duration(secs: u64) -> String {
     }
 }
 
+/// Field names the confirmation uses; buttons read the incident back from them.
+pub mod field {
+    pub const IMPACT: &str = "Impact";
+    pub const RELATED: &str = "Related items";
+    pub const ARN: &str = "Incident record ARN";
+    pub const STATUS: &str = "Status";
+    pub const THREAD: &str = "Thread";
+    pub const DUPLICATES: &str = "Possible duplicate";
+}
+
+/// Custom ids of the confirmation's buttons and of the dialogs they open.
+pub mod action {
+    pub const ADD_LINK: &str = "incident:link";
+    pub const ADD_NOTE: &str = "incident:note";
+    pub const UPDATE: &str = "incident:update";
+    pub const RESOLVE: &str = "incident:resolve";
+    /// Followed by `:CHANNEL:MESSAGE` of the confirmation to resolve.
+    pub const RESOLVE_CONFIRM: &str = "incident:resolve-confirm";
+    pub const RESOLVE_CANCEL: &str = "incident:resolve-cancel";
+}
+
+/// What the confirmation shows beyond the declaration itself.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Open incidents of the same plan, started recently.
+    pub duplicates: Vec<IncidentSummary>,
+    /// The incident's thread: its id, or why it could not be created.
+    pub thread: Option<Result<u64, String>>,
+}
+
+/// The confirmation's buttons: act on the incident, or open the console.
+pub fn confirmation_buttons(console: &str, resolved: bool) -> Vec<CreateActionRow> {
+    let button = |id: &str, label: &str, style| CreateButton::new(id).label(label).style(style).disabled(resolved);
+    vec![CreateActionRow::Buttons(vec![
+        button(action::ADD_LINK, "Add link", ButtonStyle::Secondary),
+        button(action::ADD_NOTE, "Add note", ButtonStyle::Secondary),
+        button(action::UPDATE, "Update", ButtonStyle::Primary),
+        button(action::RESOLVE, "Resolve", ButtonStyle::Danger),
+        CreateButton::new_link(console).label("Open in console"),
+    ])]
+}
+
+/// The console link of the region for `incident_arn`'s partition.
+pub fn console_for(incident_arn: &str, region: Option<&str>) -> String {
+    let partition = incident_arn.split(':').nth(1).unwrap_or("aws");
+    console_url(region, partition)
+}
+
 /// The embed that replaces the deferred response once the incident exists.
 pub fn declared(d: &Declaration, incident_arn: &str, region: Option<&str>) -> CreateEmbed {
+    declared_with(d, incident_arn, region, &Extras::default())
+}
+
+/// [`declared`], with possible duplicates and the thread.
+pub fn declared_with(d: &Declaration, incident_arn: &str, region: Option<&str>, extras: &Extras) -> CreateEmbed {
     let title = match &d.title {
         Some(t) => format!("🚨 {t}"),
         None => format!("🚨 Incident declared ({})", d.plan.label),
@@ -137,14 +220,29 @@ pub fn declared(d: &Declaration, incident_arn: &str, region: Option<&str>) -> Cr
     let partition = d.plan.arn.arn().partition();
     let console = console_url(region, partition);
     let impact = d.impact.map_or_else(|| "Response plan's default".to_owned(), |i| i.to_string());
-    let fields = [
-        ("Impact", impact, true),
+    let mut fields = vec![
+        (field::IMPACT, impact, true),
         ("Response plan", format!("`{}`", escape_code(&d.plan.label)), true),
         ("Declared by", format!("<@{}>", d.origin.user_id), true),
-        ("Related items", related_items(d), false),
-        ("Incident record ARN", format!("```\n{}\n```", escape_code(incident_arn)), false),
+        (field::RELATED, related_items(d), false),
+        (field::ARN, format!("```\n{}\n```", escape_code(incident_arn)), false),
         ("Incident Manager", format!("[Open the console]({console})"), false),
     ];
+    if !extras.duplicates.is_empty() {
+        let lines: Vec<String> = extras
+            .duplicates
+            .iter()
+            .map(|i| {
+                format!("• {} (started <t:{}:R>) `{}`", escape_markdown(&truncate(&i.title, 80)), i.created, i.arn)
+            })
+            .collect();
+        fields.push((field::DUPLICATES, fit_lines(&lines, limits::FIELD_VALUE), false));
+    }
+    match &extras.thread {
+        Some(Ok(id)) => fields.push((field::THREAD, format!("<#{id}>"), false)),
+        Some(Err(why)) => fields.push((field::THREAD, format!("Not created: {why}"), false)),
+        None => {}
+    }
     embed(&title, "", d, fields, colour_for(d)).url(console).footer(CreateEmbedFooter::new(truncate(
         &format!("Declared with /incident · {}", region.unwrap_or("AWS")),
         limits::FOOTER,
@@ -161,14 +259,17 @@ pub fn failed(err: &AwsError, d: &Declaration, region: Option<&str>) -> CreateEm
         ("Response plan", format!("`{}`", escape_code(&d.plan.label)), true),
         ("Requested by", format!("<@{}>", d.origin.user_id), true),
     ];
-    embed(title, &err.user_message(d, region), d, fields, Colour::from_rgb(0x99, 0xaa, 0xb5))
+    let doing = format!("start incidents with response plan `{}`", escape_code(&d.plan.label));
+    let target = format!("Response plan `{}`", escape_code(&d.plan.label));
+    let message = err.user_message(&Subject::declaring(d, &doing, &target), region);
+    embed(title, &message, d, fields, Colour::from_rgb(0x99, 0xaa, 0xb5))
 }
 
-fn embed<const N: usize>(
+fn embed(
     title: &str,
     description: &str,
     d: &Declaration,
-    fields: [(&str, String, bool); N],
+    fields: impl IntoIterator<Item = (&'static str, String, bool)>,
     colour: Colour,
 ) -> CreateEmbed {
     let mut e = CreateEmbed::new().title(truncate(title, limits::EMBED_TITLE)).colour(colour);
@@ -192,17 +293,7 @@ fn embed<const N: usize>(
 /// One line per related item, cut at a line boundary with a count of the
 /// rest so the field never exceeds 1024 characters.
 fn related_items(d: &Declaration) -> String {
-    let lines: Vec<String> = d
-        .related_items
-        .iter()
-        .map(|i| match &i.target {
-            ItemTarget::Url(u) if !u.contains(['(', ')', ' ']) => {
-                format!("• [{}]({u})", escape_markdown(&truncate(&i.title, 80)))
-            }
-            ItemTarget::Url(u) => format!("• {} <{u}>", escape_markdown(&truncate(&i.title, 80))),
-            ItemTarget::Arn(a) => format!("• `{}`", escape_code(&truncate(a.as_str(), 200))),
-        })
-        .collect();
+    let lines: Vec<String> = d.related_items.iter().map(item_line).collect();
     fit_lines(&lines, limits::FIELD_VALUE)
 }
 
@@ -226,6 +317,127 @@ fn fit_lines(lines: &[String], max: usize) -> String {
         out.push_str(line);
     }
     if out.is_empty() { "—".to_owned() } else { out }
+}
+
+/// The incident record ARN a confirmation shows, if it is one.
+pub fn incident_arn_of(embed: &Embed) -> Option<String> {
+    let value = &embed.fields.iter().find(|f| f.name == field::ARN)?.value;
+    let arn = value.trim().trim_start_matches("```").trim_end_matches("```").trim();
+    let parsed = crate::domain::Arn::parse(arn).ok()?;
+    (parsed.service() == "ssm-incidents" && parsed.resource().starts_with("incident-record/")).then(|| arn.to_owned())
+}
+
+/// The incident's title as the confirmation shows it, without the marker.
+pub fn incident_title_of(embed: &Embed) -> String {
+    let t = embed.title.as_deref().unwrap_or_default();
+    let t = t.trim_start_matches("🚨 ").trim_start_matches("✅ Resolved · ");
+    t.to_owned()
+}
+
+/// The impact value (1–5) the confirmation shows, if any.
+pub fn impact_of(embed: &Embed) -> Option<u8> {
+    let v = &embed.fields.iter().find(|f| f.name == field::IMPACT)?.value;
+    v.chars().next()?.to_digit(10).and_then(|d| u8::try_from(d).ok())
+}
+
+/// A copy of `embed` with `change` applied to its fields (and title, colour).
+pub fn rebuild(
+    embed: &Embed,
+    title: Option<&str>,
+    colour: Option<Colour>,
+    change: impl FnOnce(&mut Vec<EmbedField>),
+) -> CreateEmbed {
+    let mut fields = embed.fields.clone();
+    change(&mut fields);
+    let mut e = CreateEmbed::new();
+    if let Some(t) = title.or(embed.title.as_deref()) {
+        e = e.title(truncate(t, limits::EMBED_TITLE));
+    }
+    if let Some(d) = &embed.description {
+        e = e.description(d.clone());
+    }
+    if let Some(u) = &embed.url {
+        e = e.url(u.clone());
+    }
+    if let Some(c) = colour.or(embed.colour) {
+        e = e.colour(c);
+    }
+    if let Some(ts) = embed.timestamp {
+        e = e.timestamp(ts);
+    }
+    if let Some(f) = &embed.footer {
+        e = e.footer(CreateEmbedFooter::new(f.text.clone()));
+    }
+    for f in fields.into_iter().take(25) {
+        e = e.field(truncate(&f.name, limits::FIELD_NAME), truncate(&f.value, limits::FIELD_VALUE), f.inline);
+    }
+    e
+}
+
+/// Sets field `name` to `value`, adding it at the end if missing.
+pub fn set_field(fields: &mut Vec<EmbedField>, name: &str, value: String, inline: bool) {
+    match fields.iter_mut().find(|f| f.name == name) {
+        Some(f) => f.value = value,
+        None => fields.push(EmbedField::new(name, value, inline)),
+    }
+}
+
+/// The related-items field with one more item, still within 1024 characters.
+pub fn with_related_item(current: &str, item: &crate::domain::RelatedItem) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    let mut hidden = 0usize;
+    for line in current.lines() {
+        if let Some(n) = line.strip_prefix("… and ").and_then(|r| r.strip_suffix(" more")) {
+            hidden += n.parse::<usize>().unwrap_or(0);
+        } else if line != "—" {
+            lines.push(line.to_owned());
+        }
+    }
+    lines.push(item_line(item));
+    let shown = fit_lines(&lines, limits::FIELD_VALUE.saturating_sub(24));
+    if hidden == 0 {
+        return shown;
+    }
+    // Fold the earlier hidden count into the new tail.
+    let (body, extra) = match shown.rsplit_once("\n… and ") {
+        Some((b, tail)) => (b.to_owned(), tail.trim_end_matches(" more").parse::<usize>().unwrap_or(0)),
+        None => (shown, 0),
+    };
+    format!("{body}\n… and {} more", hidden + extra)
+}
+
+/// The confirmation turned into a resolved one.
+pub fn resolved(embed: &Embed, by: u64, at_unix: i64) -> CreateEmbed {
+    let title = format!("✅ Resolved · {}", incident_title_of(embed));
+    rebuild(embed, Some(&title), Some(Colour::from_rgb(0x2e, 0xa0, 0x43)), |f| {
+        set_field(f, field::STATUS, format!("Resolved by <@{by}> <t:{at_unix}:f>"), false);
+    })
+}
+
+/// The private summary of what `/incident-update` or a dialog changed.
+pub fn update_failed(err: &AwsError, incident_arn: &str, region: Option<&str>, done: &[String]) -> String {
+    let subject = Subject {
+        doing: "update this incident",
+        action: "ssm-incidents:UpdateIncidentRecord, ssm-incidents:UpdateRelatedItems and ssm-incidents:CreateTimelineEvent",
+        resource: incident_arn,
+        target: "The incident",
+        command: "/incident-update",
+    };
+    let mut text = format!("⚠️ {}", err.user_message(&subject, region));
+    if !done.is_empty() {
+        text.push_str(&format!(" Already done: {}.", done.join("; ")));
+    }
+    truncate(&text, limits::CONTENT)
+}
+
+fn item_line(i: &crate::domain::RelatedItem) -> String {
+    match &i.target {
+        ItemTarget::Url(u) if !u.contains(['(', ')', ' ']) => {
+            format!("• [{}]({u})", escape_markdown(&truncate(&i.title, 80)))
+        }
+        ItemTarget::Url(u) => format!("• {} <{u}>", escape_markdown(&truncate(&i.title, 80))),
+        ItemTarget::Arn(a) => format!("• `{}`", escape_code(&truncate(a.as_str(), 200))),
+    }
 }
 
 fn colour_for(d: &Declaration) -> Colour {

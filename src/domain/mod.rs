@@ -14,5 +14,5 @@ pub use arn::{Arn, ArnError, ResponsePlanArn};
 pub use declaration::{Declaration, DeclareInput, IncidentSource, Origin, Refusal, Trigger};
 pub use impact::Impact;
 pub use links::{ItemTarget, RelatedItem};
-pub use plans::{PlanCatalog, ResolvedPlan};
+pub use plans::{PlanCatalog, PlanSummary, ResolvedPlan};
 pub use text::IncidentTitle;

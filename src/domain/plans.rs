@@ -8,6 +8,14 @@ use super::arn::{ArnError, ResponsePlanArn};
 /// Most choices Discord shows in an autocomplete answer.
 pub const MAX_AUTOCOMPLETE_CHOICES: usize = 25;
 
+/// A response plan as Incident Manager lists it (`ListResponsePlans`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanSummary {
+    pub arn: String,
+    pub name: String,
+    pub display_name: Option<String>,
+}
+
 /// The configured aliases and the default plan.
 #[derive(Debug, Clone, Default)]
 pub struct PlanCatalog {
@@ -78,27 +86,58 @@ impl PlanCatalog {
             })
     }
 
-    /// Autocomplete choices `(name shown, value sent back)` for what is typed:
-    /// aliases starting with it first, then aliases or plan names containing
-    /// it, at most 25. A typed response plan ARN is offered as itself.
-    pub fn suggest(&self, typed: &str) -> Vec<(String, String)> {
+    /// Autocomplete choices `(name shown, value sent back)` for what is typed,
+    /// over the configured aliases and the plans Incident Manager listed.
+    ///
+    /// Matching is case-insensitive on alias, plan name and display name:
+    /// exact matches first, then prefixes, then substrings; aliases before
+    /// listed-only plans at equal rank; at most 25. Each is shown as
+    /// `display name (alias or name)`. The value is the alias, else the plan
+    /// ARN (or its name when the ARN is over Discord's 100 characters). A
+    /// typed response plan ARN is offered as itself.
+    pub fn suggest(&self, typed: &str, listed: &[PlanSummary]) -> Vec<(String, String)> {
         let typed = typed.trim();
         let needle = typed.to_lowercase();
-        let mut prefix = Vec::new();
-        let mut contains = Vec::new();
+        let rank = |texts: &[&str]| -> Option<u8> {
+            let texts: Vec<String> = texts.iter().map(|t| t.to_lowercase()).collect();
+            if needle.is_empty() || texts.contains(&needle) {
+                Some(0)
+            } else if texts.iter().any(|t| t.starts_with(&needle)) {
+                Some(1)
+            } else if texts.iter().any(|t| t.contains(&needle)) {
+                Some(2)
+            } else {
+                None
+            }
+        };
+        // (rank, listed-only, sort key, shown, value)
+        let mut found: Vec<(u8, bool, String, String, String)> = Vec::new();
         for (alias, arn) in &self.aliases {
-            let alias_lc = alias.to_lowercase();
-            let choice = (format!("{alias} ({})", arn.name()), alias.clone());
-            if alias_lc.starts_with(&needle) {
-                prefix.push(choice);
-            } else if alias_lc.contains(&needle) || arn.name().to_lowercase().contains(&needle) {
-                contains.push(choice);
+            let display = listed
+                .iter()
+                .find(|p| p.arn == arn.as_str())
+                .and_then(|p| p.display_name.clone())
+                .filter(|d| !d.trim().is_empty())
+                .unwrap_or_else(|| arn.name().to_owned());
+            if let Some(r) = rank(&[alias, arn.name(), &display]) {
+                found.push((r, false, alias.to_lowercase(), format!("{display} ({alias})"), alias.clone()));
             }
         }
-        let mut out: Vec<_> = prefix.into_iter().chain(contains).collect();
+        for p in listed {
+            if self.aliases.values().any(|a| a.as_str() == p.arn) || ResponsePlanArn::parse(&p.arn).is_err() {
+                continue;
+            }
+            let display = p.display_name.clone().filter(|d| !d.trim().is_empty()).unwrap_or_else(|| p.name.clone());
+            if let Some(r) = rank(&[&p.name, &display]) {
+                let value = if p.arn.chars().count() <= 100 { p.arn.clone() } else { p.name.clone() };
+                found.push((r, true, display.to_lowercase(), format!("{display} ({})", p.name), value));
+            }
+        }
+        found.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        let mut out: Vec<(String, String)> = found.into_iter().map(|(_, _, _, shown, value)| (shown, value)).collect();
         if let Ok(arn) = ResponsePlanArn::parse(typed)
             && !out.iter().any(|(_, v)| v == typed)
-            && typed.len() <= 100
+            && typed.chars().count() <= 100
         {
             out.insert(0, (arn.name().to_owned(), typed.to_owned()));
         }
@@ -107,6 +146,20 @@ impl PlanCatalog {
             *name = super::text::truncate(name, 100);
         }
         out
+    }
+
+    /// Resolves like [`PlanCatalog::resolve`], and also accepts the name of a
+    /// listed plan (what autocomplete sends when a plan's ARN is too long).
+    pub fn resolve_listed(&self, given: Option<&str>, listed: &[PlanSummary]) -> Result<ResolvedPlan, PlanError> {
+        match self.resolve(given) {
+            Err(PlanError::UnknownAlias { given, known }) => listed
+                .iter()
+                .find(|p| p.name.eq_ignore_ascii_case(&given))
+                .and_then(|p| ResponsePlanArn::parse(&p.arn).ok())
+                .map(|arn| ResolvedPlan { label: arn.name().to_owned(), arn })
+                .ok_or(PlanError::UnknownAlias { given, known }),
+            other => other,
+        }
     }
 }
 
@@ -150,15 +203,46 @@ mod tests {
     }
 
     #[test]
-    fn suggestions_prefix_first() {
+    fn suggestions_rank_exact_then_prefix_then_substring() {
         let c = catalog(None);
-        let s = c.suggest("s");
-        assert_eq!(s[0].1, "search");
+        let s = c.suggest("s", &[]);
         assert_eq!(s.iter().map(|x| x.1.as_str()).collect::<Vec<_>>(), vec!["search", "db", "payments"]);
-        assert_eq!(c.suggest("platform")[0].1, "search");
-        assert_eq!(c.suggest("").len(), 3);
-        assert!(c.suggest("zzz").is_empty());
+        assert_eq!(s[0].0, "SearchPlatform (search)");
+        assert_eq!(c.suggest("platform", &[])[0].1, "search");
+        assert_eq!(c.suggest("", &[]).len(), 3);
+        assert!(c.suggest("zzz", &[]).is_empty());
         let typed = "arn:aws:ssm-incidents::111122223333:response-plan/New";
-        assert_eq!(c.suggest(typed)[0].1, typed);
+        assert_eq!(c.suggest(typed, &[])[0].1, typed);
+    }
+
+    #[test]
+    fn listed_plans_merge_with_aliases() {
+        let c = catalog(None);
+        let listed = vec![
+            PlanSummary {
+                arn: arn("Payments").to_string(),
+                name: "Payments".into(),
+                display_name: Some("Payments team".into()),
+            },
+            PlanSummary {
+                arn: arn("Storage").to_string(),
+                name: "Storage".into(),
+                display_name: Some("Block storage".into()),
+            },
+            PlanSummary { arn: arn("Sso").to_string(), name: "Sso".into(), display_name: None },
+        ];
+        let s = c.suggest("s", &listed);
+        let shown: Vec<&str> = s.iter().map(|x| x.0.as_str()).collect();
+        assert_eq!(
+            shown,
+            ["SearchPlatform (search)", "Sso (Sso)", "Storage (Storage)", "Databases (db)", "Payments team (payments)"]
+        );
+        assert_eq!(s[1].1, arn("Sso").to_string());
+        assert_eq!(c.suggest("block", &listed)[0].1, arn("Storage").to_string());
+        let long = "L".repeat(80);
+        let listed = vec![PlanSummary { arn: arn(&long).to_string(), name: long.clone(), display_name: None }];
+        assert_eq!(c.suggest("ll", &listed)[0].1, long);
+        assert_eq!(c.resolve_listed(Some(&long), &listed).unwrap().arn, arn(&long));
+        assert!(c.resolve_listed(Some("nope"), &listed).is_err());
     }
 }

@@ -109,6 +109,13 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
         .env("RUST_LOG", "debug")
         .spawn()
         .unwrap();
+    // Drain stderr as it comes: a full pipe would block the bot's logging.
+    let mut pipe = child.stderr.take().unwrap();
+    let log = tokio::spawn(async move {
+        let mut stderr = String::new();
+        pipe.read_to_string(&mut stderr).await.unwrap();
+        stderr
+    });
     discord.wait_commands().await;
     let id =
         discord.dispatch_interaction(super::fake_discord::incident_command(json!([opt("plan", "payments")]))).await;
@@ -123,8 +130,7 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
     assert_eq!(exit.code(), Some(0));
-    let mut stderr = String::new();
-    child.stderr.take().unwrap().read_to_string(&mut stderr).await.unwrap();
+    let stderr = log.await.unwrap();
     assert!(stderr.contains("incident declared"), "{stderr}");
     // Even at debug level the token never reaches the log.
     assert!(!stderr.contains(TOKEN) && !stderr.contains("do-not-log-me"), "the token leaked into the log");

@@ -30,7 +30,8 @@ async fn registers_incident_in_the_configured_guild() {
         .map(|(i, n)| json!({"name": n, "value": i + 1}))
         .collect();
     let cmd = &body[0];
-    assert_eq!(body.as_array().unwrap().len(), 1);
+    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert_eq!(body[1]["name"], "incident-update");
     assert_eq!(cmd["name"], "incident");
     assert_eq!(cmd["description"], "Declare an incident in AWS Incident Manager");
     assert_eq!(cmd["contexts"], json!([0]));
@@ -362,7 +363,10 @@ async fn plan_autocomplete_matches_what_was_typed() {
     let focused = json!([{"name": "plan", "type": 3, "value": "pa", "focused": true}]);
     let id = app.discord.dispatch_interaction(fake_discord::incident_autocomplete(focused)).await;
     let (reply, _) = app.discord.wait_callback(id).await;
-    assert_eq!(reply, json!({"type": 8, "data": {"choices": [{"name": "payments (Payments)", "value": "payments"}]}}));
+    assert_eq!(
+        reply,
+        json!({"type": 8, "data": {"choices": [{"name": "Payments team (payments)", "value": "payments"}]}})
+    );
     let all = json!([{"name": "plan", "type": 3, "value": "", "focused": true}]);
     let id = app.discord.dispatch_interaction(fake_discord::incident_autocomplete(all)).await;
     let (reply, _) = app.discord.wait_callback(id).await;

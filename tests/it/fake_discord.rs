@@ -59,6 +59,17 @@ pub enum Event {
         interaction: u64,
         body: Value,
     },
+    ThreadCreated {
+        channel: u64,
+        message: u64,
+        thread: u64,
+        body: Value,
+    },
+    ChannelEdit {
+        channel: u64,
+        message: u64,
+        body: Value,
+    },
     Followup {
         interaction: u64,
         body: Value,
@@ -81,6 +92,10 @@ struct Interaction {
     token: String,
     dispatched: Instant,
     answered: bool,
+    /// 2 command, 3 component, 4 autocomplete, 5 modal submit.
+    kind: u64,
+    /// The message `@original` means: the reply, or the component's message.
+    message: Option<u64>,
 }
 
 #[derive(Default)]
@@ -97,6 +112,10 @@ pub struct State {
     session_id: Option<String>,
     /// Answer the next edits of `@original` with 429.
     edit_429s: usize,
+    /// Messages by id: what the bot posted or edited, as Discord returns them.
+    pub messages: HashMap<u64, Value>,
+    /// Refuse thread creation as if the bot lacked the permission.
+    deny_threads: bool,
     seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
@@ -241,7 +260,10 @@ impl FakeDiscord {
         let mut s = self.state.lock().unwrap();
         if let Some((id, token)) = register {
             s.payloads.insert(id, d.clone());
-            s.interactions.insert(id, Interaction { token, dispatched: Instant::now(), answered: false });
+            let kind = d["type"].as_u64().unwrap_or(0);
+            let message = d["message"]["id"].as_str().and_then(|m| m.parse().ok());
+            s.interactions
+                .insert(id, Interaction { token, dispatched: Instant::now(), answered: false, kind, message });
         }
         s.seq += 1;
         let frame = json!({"op": 0, "t": t, "s": s.seq, "d": d}).to_string();
@@ -266,6 +288,19 @@ impl FakeDiscord {
         self.state.lock().unwrap().edit_429s = n;
     }
 
+    /// Refuses thread creation with 403 Missing Permissions.
+    pub fn deny_threads(&self) {
+        self.state.lock().unwrap().deny_threads = true;
+    }
+
+    /// The message `@original` of `interaction` is, as stored.
+    pub fn original(&self, interaction: u64) -> Value {
+        self.with_state(|s| {
+            let id = s.interactions[&interaction].message.expect("no message yet");
+            s.messages[&id].clone()
+        })
+    }
+
     /// Gateway connections that identified or resumed.
     pub fn gateway_sessions(&self) -> usize {
         self.with_state(|s| s.events.iter().filter(|e| matches!(e, Event::Identify(_) | Event::Resume(_))).count())
@@ -281,6 +316,41 @@ pub fn incident_command(options: Value) -> Value {
 /// An autocomplete interaction for `/incident` with `options` (one focused).
 pub fn incident_autocomplete(options: Value) -> Value {
     interaction(4, json!({"id": COMMAND_ID.to_string(), "name": "incident", "type": 1, "options": options}))
+}
+
+/// A click on button `custom_id` of `message` (as the fake stored it).
+pub fn button_click(message: &Value, custom_id: &str) -> Value {
+    let mut d = interaction(3, json!({"custom_id": custom_id, "component_type": 2}));
+    d["message"] = message.clone();
+    d
+}
+
+/// A submitted dialog `custom_id` with these text inputs, opened from a
+/// button of `message`.
+pub fn modal_submit(message: &Value, custom_id: &str, inputs: &[(&str, &str)]) -> Value {
+    let rows: Vec<Value> = inputs
+        .iter()
+        .map(|(id, value)| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": value}]}))
+        .collect();
+    let mut d = interaction(5, json!({"custom_id": custom_id, "components": rows}));
+    d["message"] = message.clone();
+    d
+}
+
+/// `/incident-update` with these options.
+pub fn update_command(options: Value) -> Value {
+    interaction(
+        2,
+        json!({"id": (COMMAND_ID + 1).to_string(), "name": "incident-update", "type": 1, "options": options}),
+    )
+}
+
+/// An autocomplete interaction for `/incident-update`.
+pub fn update_autocomplete(options: Value) -> Value {
+    interaction(
+        4,
+        json!({"id": (COMMAND_ID + 1).to_string(), "name": "incident-update", "type": 1, "options": options}),
+    )
 }
 
 /// `d` as sent by a member with these roles.
@@ -417,7 +487,8 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             }
             schema_check("edit_original", body)?;
             embed_totals(body)?;
-            let msg = message(s, body);
+            let mid = s.interactions[&id].message.ok_or((404, 10008, "Unknown Message".to_owned()))?;
+            let msg = store_message(s, Some(mid), None, body);
             Ok((Resp::json(200, &msg), Some(Event::Edit { interaction: id, body: body.clone() })))
         }
         ("POST", ["webhooks", a, itoken]) if *a == app => {
@@ -427,7 +498,7 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             }
             schema_check("followup", body)?;
             embed_totals(body)?;
-            let msg = message(s, body);
+            let msg = store_message(s, None, None, body);
             Ok((Resp::json(200, &msg), Some(Event::Followup { interaction: id, body: body.clone() })))
         }
         ("POST", ["channels", c, "messages"]) => {
@@ -435,8 +506,49 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             let channel: u64 = c.parse().map_err(|_| (404, 10003, "Unknown Channel".to_owned()))?;
             schema_check("channel_message", body)?;
             embed_totals(body)?;
-            let msg = message(s, body);
+            let msg = store_message(s, None, Some(channel), body);
             Ok((Resp::json(200, &msg), Some(Event::ChannelMessage { channel, body: body.clone() })))
+        }
+        ("GET", ["channels", _, "messages", m]) => {
+            bot_auth()?;
+            let m: u64 = m.parse().map_err(|_| (404, 10008, "Unknown Message".to_owned()))?;
+            let msg = s.messages.get(&m).cloned().ok_or((404, 10008, "Unknown Message".to_owned()))?;
+            Ok((Resp::json(200, &msg), None))
+        }
+        ("PATCH", ["channels", c, "messages", m]) => {
+            bot_auth()?;
+            let (channel, message): (u64, u64) = (c.parse().unwrap_or(0), m.parse().unwrap_or(0));
+            if !s.messages.contains_key(&message) {
+                return Err((404, 10008, "Unknown Message".into()));
+            }
+            schema_check("edit_message", body)?;
+            embed_totals(body)?;
+            let msg = store_message(s, Some(message), None, body);
+            Ok((Resp::json(200, &msg), Some(Event::ChannelEdit { channel, message, body: body.clone() })))
+        }
+        ("POST", ["channels", c, "messages", m, "threads"]) => {
+            bot_auth()?;
+            if s.deny_threads {
+                return Err((403, 50013, "Missing Permissions".into()));
+            }
+            let (channel, message): (u64, u64) = (c.parse().unwrap_or(0), m.parse().unwrap_or(0));
+            if !s.messages.contains_key(&message) {
+                return Err((404, 10008, "Unknown Message".into()));
+            }
+            let name = body["name"].as_str().unwrap_or_default();
+            if !(1..=100).contains(&name.chars().count()) {
+                return Err((400, 50035, "Invalid Form Body: name must be 1-100 characters".into()));
+            }
+            s.next_id += 1;
+            let thread = COMMAND_ID + 20_000 + s.next_id;
+            let t = json!({
+                "id": thread.to_string(), "type": 11, "guild_id": GUILD_ID.to_string(), "name": name,
+                "parent_id": channel.to_string(), "owner_id": APP_ID.to_string(), "message_count": 0, "member_count": 1,
+                "rate_limit_per_user": 0, "flags": 0,
+                "thread_metadata": {"archived": false, "auto_archive_duration": body["auto_archive_duration"].as_u64().unwrap_or(1440),
+                    "archive_timestamp": "2024-01-01T00:00:00.000000+00:00", "locked": false}
+            });
+            Ok((Resp::json(201, &t), Some(Event::ThreadCreated { channel, message, thread, body: body.clone() })))
         }
         _ => Err((404, 0, format!("the fake has no route {} {}", req.method, req.path))),
     }
@@ -548,17 +660,70 @@ fn callback(s: &mut State, id: u64, itoken: &str, body: &Value) -> Routed {
     if kind == 4 {
         embed_totals(&body["data"])?;
     }
+    // What each kind of interaction may answer with, as Discord enforces it.
+    let allowed: &[u64] = match i.kind {
+        2 => &[4, 5, 9],
+        3 => &[4, 5, 6, 7, 9],
+        4 => &[8],
+        5 => &[4, 5, 6, 7],
+        _ => &[],
+    };
+    if !allowed.contains(&kind) {
+        return Err((400, 50035, format!("callback type {kind} is not valid for interaction type {}", i.kind)));
+    }
+    if matches!(kind, 6 | 7) && i.message.is_none() {
+        return Err((400, 50035, "an update needs a message".into()));
+    }
+    let i_message = i.message;
     i.answered = true;
+    match kind {
+        4 | 5 => {
+            let data = if kind == 4 { body["data"].clone() } else { json!({"flags": body["data"]["flags"].clone()}) };
+            let msg = store_message(s, None, None, &data);
+            let mid: u64 = msg["id"].as_str().unwrap().parse().unwrap();
+            s.interactions.get_mut(&id).unwrap().message = Some(mid);
+        }
+        7 => {
+            store_message(s, i_message, None, &body["data"]);
+        }
+        _ => {}
+    }
     Ok((Resp::empty(204), Some(Event::Callback { interaction: id, body: body.clone(), after })))
 }
 
-fn message(s: &mut State, body: &Value) -> Value {
-    s.next_id += 1;
+/// Creates (no `id`) or updates message `id` from a request body, stores it
+/// and returns it as Discord would. An update keeps what the body leaves out.
+fn store_message(s: &mut State, id: Option<u64>, channel: Option<u64>, body: &Value) -> Value {
+    let id = id.unwrap_or_else(|| {
+        s.next_id += 1;
+        COMMAND_ID + 10_000 + s.next_id
+    });
+    let mut msg = s.messages.get(&id).cloned().unwrap_or_else(|| {
+        let mut m = message(id, body);
+        if let Some(c) = channel {
+            m["channel_id"] = json!(c.to_string());
+        }
+        m
+    });
+    for key in ["content", "embeds", "components"] {
+        if !body[key].is_null() {
+            msg[key] = body[key].clone();
+        }
+    }
+    for e in msg["embeds"].as_array_mut().into_iter().flatten() {
+        e["type"] = json!("rich");
+    }
+    s.messages.insert(id, msg.clone());
+    msg
+}
+
+fn message(id: u64, body: &Value) -> Value {
     json!({
-        "id": (COMMAND_ID + 10_000 + s.next_id).to_string(),
+        "id": id.to_string(),
         "channel_id": CHANNEL_ID.to_string(),
         "author": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
         "content": body["content"].as_str().unwrap_or_default(),
+        "guild_id": GUILD_ID.to_string(),
         "timestamp": "2024-01-01T00:00:00.000000+00:00",
         "edited_timestamp": null,
         "tts": false,

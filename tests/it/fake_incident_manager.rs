@@ -47,14 +47,35 @@ pub enum Fault {
     ActThenFail(u16, &'static str),
 }
 
+/// An incident record the fake keeps.
+#[derive(Debug, Clone)]
+pub struct Record {
+    pub arn: String,
+    pub title: String,
+    pub impact: i64,
+    pub status: String,
+    pub created: f64,
+    pub related: Vec<Value>,
+    pub timeline: Vec<Value>,
+}
+
 #[derive(Debug, Default)]
 pub struct State {
     pub requests: Vec<AwsRequest>,
     /// Incident record ARN by client token, in creation order.
     pub incidents: Vec<(String, String)>,
-    plans: Vec<String>,
-    faults: VecDeque<Fault>,
+    pub records: Vec<Record>,
+    /// Response plans: (ARN, display name).
+    plans: Vec<(String, Option<String>)>,
+    /// Faults for the next calls, per operation.
+    faults: HashMap<String, VecDeque<Fault>>,
+    /// Operations that fail every time with this fault.
+    broken: HashMap<String, Fault>,
+    /// Client tokens already used, per operation (idempotency).
+    tokens: HashMap<String, Vec<String>>,
     delay: Duration,
+    /// The service's page size for List operations.
+    page_size: usize,
 }
 
 #[derive(Clone)]
@@ -76,8 +97,11 @@ pub fn plan_arn(name: &str) -> String {
 impl FakeIncidentManager {
     /// Starts the fake with response plans of these names.
     pub async fn start(plans: &[&str]) -> Self {
-        let state =
-            Arc::new(Mutex::new(State { plans: plans.iter().map(|p| plan_arn(p)).collect(), ..State::default() }));
+        let state = Arc::new(Mutex::new(State {
+            plans: plans.iter().map(|p| (plan_arn(p), Some(format!("{p} team")))).collect(),
+            page_size: 10,
+            ..State::default()
+        }));
         let changed = Arc::new(watch::channel(0).0);
         let (s, c) = (state.clone(), changed.clone());
         let addr = serve(move |req| {
@@ -88,9 +112,50 @@ impl FakeIncidentManager {
         Self { url: format!("http://{addr}"), state, changed }
     }
 
-    /// Answers the next requests with these faults, in order.
+    /// Answers the next StartIncident requests with these faults, in order.
     pub fn push_faults(&self, faults: impl IntoIterator<Item = Fault>) {
-        self.state.lock().unwrap().faults.extend(faults);
+        self.push_faults_for("StartIncident", faults);
+    }
+
+    /// Answers the next `operation` requests with these faults, in order.
+    pub fn push_faults_for(&self, operation: &str, faults: impl IntoIterator<Item = Fault>) {
+        self.state.lock().unwrap().faults.entry(operation.to_owned()).or_default().extend(faults);
+    }
+
+    /// Adds a response plan (with an optional display name).
+    pub fn add_plan(&self, name: &str, display: Option<&str>) {
+        self.state.lock().unwrap().plans.push((plan_arn(name), display.map(str::to_owned)));
+    }
+
+    /// Makes every call of `operation` fail with `fault` (`None`: heal it).
+    pub fn break_operation(&self, operation: &str, fault: Option<Fault>) {
+        let mut s = self.state.lock().unwrap();
+        match fault {
+            Some(f) => s.broken.insert(operation.to_owned(), f),
+            None => s.broken.remove(operation),
+        };
+    }
+
+    /// Adds an incident that was declared elsewhere (console, alarms).
+    pub fn seed_incident(&self, plan: &str, title: &str, impact: i64, age_secs: f64) -> String {
+        let mut s = self.state.lock().unwrap();
+        let n = s.records.len() + 1000;
+        let arn = format!("arn:aws:ssm-incidents::{ACCOUNT}:incident-record/{plan}/{n:08x}-1111-4000-8000-{n:012x}");
+        let created = now_secs() - age_secs;
+        s.records.push(Record {
+            arn: arn.clone(),
+            title: title.into(),
+            impact,
+            status: "OPEN".into(),
+            created,
+            related: vec![],
+            timeline: vec![],
+        });
+        arn
+    }
+
+    pub fn record(&self, arn: &str) -> Record {
+        self.state.lock().unwrap().records.iter().find(|r| r.arn == arn).cloned().unwrap()
     }
 
     /// Delays every answer by `d`.
@@ -139,7 +204,9 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
     let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
     let (delay, fault) = {
         let mut s = state.lock().unwrap();
-        (s.delay, s.faults.pop_front())
+        let broken = operation.as_ref().and_then(|op| s.broken.get(op).copied());
+        let queued = operation.as_ref().and_then(|op| s.faults.get_mut(op)?.pop_front());
+        (s.delay, broken.or(queued))
     };
     let resp = match (&operation, fault) {
         (_, Some(Fault::Error(status, code, message))) => aws_error(status, code, message),
@@ -207,7 +274,7 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
     match op {
         "StartIncident" => {
             let plan = body["responsePlanArn"].as_str().unwrap_or_default();
-            if !s.plans.iter().any(|p| p == plan) {
+            if !s.plans.iter().any(|(p, _)| p == plan) {
                 return Resp::json(
                     404,
                     &json!({"message": format!("Response plan {plan} not found"), "resourceIdentifier": plan, "resourceType": "RESPONSE_PLAN"}),
@@ -224,12 +291,117 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
                     s.incidents.len() + 1
                 );
                 s.incidents.push((token, arn.clone()));
+                s.records.push(Record {
+                    arn: arn.clone(),
+                    title: body["title"].as_str().map_or_else(|| format!("{name} incident"), str::to_owned),
+                    impact: body["impact"].as_i64().unwrap_or(3),
+                    status: "OPEN".into(),
+                    created: now_secs(),
+                    related: body["relatedItems"].as_array().cloned().unwrap_or_default(),
+                    timeline: vec![],
+                });
                 arn
             });
             Resp::json(200, &json!({ "incidentRecordArn": arn }))
         }
+        "ListResponsePlans" => {
+            let mut plans = s.plans.clone();
+            plans.sort();
+            let (page, next) = page(&plans, body, s.page_size);
+            let summaries: Vec<Value> = page
+                .iter()
+                .map(|(arn, display)| {
+                    let mut p = json!({"arn": arn, "name": arn.rsplit('/').next().unwrap()});
+                    if let Some(d) = display {
+                        p["displayName"] = json!(d);
+                    }
+                    p
+                })
+                .collect();
+            Resp::json(200, &json!({"responsePlanSummaries": summaries, "nextToken": next}))
+        }
+        "ListIncidentRecords" => {
+            let mut records: Vec<Record> = s.records.clone();
+            for f in body["filters"].as_array().into_iter().flatten() {
+                let key = f["key"].as_str().unwrap_or_default();
+                let cond = &f["condition"];
+                records.retain(|r| match key {
+                    "status" => cond["equals"]["stringValues"]
+                        .as_array()
+                        .is_none_or(|v| v.iter().any(|x| x == r.status.as_str())),
+                    "creationTime" => {
+                        cond["after"].as_f64().is_none_or(|t| r.created > t)
+                            && cond["before"].as_f64().is_none_or(|t| r.created < t)
+                    }
+                    _ => true,
+                });
+            }
+            let (page, next) = page(&records, body, s.page_size);
+            let summaries: Vec<Value> = page
+                .iter()
+                .map(|r| {
+                    json!({
+                        "arn": r.arn, "title": r.title, "impact": r.impact, "status": r.status, "creationTime": r.created,
+                        "incidentRecordSource": {"createdBy": format!("arn:aws:iam::{ACCOUNT}:role/bot"), "source": "discord.incident-bot"}
+                    })
+                })
+                .collect();
+            Resp::json(200, &json!({"incidentRecordSummaries": summaries, "nextToken": next}))
+        }
+        "UpdateRelatedItems" | "CreateTimelineEvent" | "UpdateIncidentRecord" => {
+            let arn = body["incidentRecordArn"].as_str().or(body["arn"].as_str()).unwrap_or_default().to_owned();
+            let Some(i) = s.records.iter().position(|r| r.arn == arn) else {
+                return Resp::json(
+                    404,
+                    &json!({"message": format!("Incident {arn} not found"), "resourceIdentifier": arn, "resourceType": "INCIDENT_RECORD"}),
+                )
+                .with_header("x-amzn-errortype", "ResourceNotFoundException");
+            };
+            let token = body["clientToken"].as_str().unwrap_or_default().to_owned();
+            let seen = s.tokens.entry(op.to_owned()).or_default();
+            let repeat = !token.is_empty() && seen.contains(&token);
+            seen.push(token);
+            let r = &mut s.records[i];
+            if !repeat {
+                match op {
+                    "UpdateRelatedItems" => r.related.push(body["relatedItemsUpdate"]["itemToAdd"].clone()),
+                    "CreateTimelineEvent" => r.timeline.push(body.clone()),
+                    _ => {
+                        if let Some(t) = body["title"].as_str() {
+                            r.title = t.to_owned();
+                        }
+                        if let Some(n) = body["impact"].as_i64() {
+                            r.impact = n;
+                        }
+                        if let Some(st) = body["status"].as_str() {
+                            r.status = st.to_owned();
+                        }
+                    }
+                }
+            }
+            match op {
+                "CreateTimelineEvent" => Resp::json(
+                    201,
+                    &json!({"eventId": format!("{:08x}-2222-4000-8000-000000000000", r.timeline.len()), "incidentRecordArn": arn}),
+                ),
+                _ => Resp::empty(204),
+            }
+        }
         _ => aws_error(501, "NotImplemented", &format!("the fake does not implement {op}")),
     }
+}
+
+fn now_secs() -> f64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// One page of `items` from the request's `nextToken` and `maxResults`.
+fn page<T: Clone>(items: &[T], body: &Value, page_size: usize) -> (Vec<T>, Option<String>) {
+    let start: usize = body["nextToken"].as_str().and_then(|t| t.strip_prefix("page-")?.parse().ok()).unwrap_or(0);
+    let size = body["maxResults"].as_u64().map_or(page_size, |m| (m as usize).min(page_size));
+    let end = (start + size).min(items.len());
+    let next = (end < items.len()).then(|| format!("page-{end}"));
+    (items.get(start..end).map(<[T]>::to_vec).unwrap_or_default(), next)
 }
 
 // ---- Model validation -------------------------------------------------------

@@ -27,6 +27,9 @@ pub struct TestConfig {
     /// rate limited; the limits test lowers them.
     pub per_user: u32,
     pub per_guild: u32,
+    /// `[incident] create_thread`: off by default here so tests that do not
+    /// look at threads see one edit per declaration.
+    pub create_thread: bool,
     /// Appended to the config file (new tables such as `[access]`).
     pub extra_toml: &'static str,
 }
@@ -41,6 +44,7 @@ impl Default for TestConfig {
             endpoint_url: None,
             per_user: 1000,
             per_guild: 1000,
+            create_thread: false,
             extra_toml: "",
         }
     }
@@ -106,6 +110,7 @@ attempt_timeout_secs = {attempt_timeout}
 
 [incident]
 {default_plan}
+create_thread = {create_thread}
 
 [incident.plans]
 payments = "{payments}"
@@ -119,6 +124,7 @@ per_guild = {per_guild}
 {extra}
 "#,
         per_user = c.per_user,
+        create_thread = c.create_thread,
         per_guild = c.per_guild,
         extra = c.extra_toml,
         guilds = guilds.join(", "),
