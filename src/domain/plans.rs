@@ -235,9 +235,15 @@ mod tests {
         let shown: Vec<&str> = s.iter().map(|x| x.0.as_str()).collect();
         assert_eq!(
             shown,
-            ["SearchPlatform (search)", "Sso (Sso)", "Storage (Storage)", "Databases (db)", "Payments team (payments)"]
+            [
+                "SearchPlatform (search)",
+                "Block storage (Storage)",
+                "Sso (Sso)",
+                "Databases (db)",
+                "Payments team (payments)"
+            ]
         );
-        assert_eq!(s[1].1, arn("Sso").to_string());
+        assert_eq!(s[2].1, arn("Sso").to_string());
         assert_eq!(c.suggest("block", &listed)[0].1, arn("Storage").to_string());
         let long = "L".repeat(80);
         let listed = vec![PlanSummary { arn: arn(&long).to_string(), name: long.clone(), display_name: None }];

@@ -30,6 +30,11 @@ pub struct TestConfig {
     /// `[incident] create_thread`: off by default here so tests that do not
     /// look at threads see one edit per declaration.
     pub create_thread: bool,
+    /// Response plans the fake Incident Manager has besides Payments and
+    /// Search: (name, display name).
+    pub extra_plans: &'static [(&'static str, Option<&'static str>)],
+    /// Make ListResponsePlans fail from the start.
+    pub plans_down: bool,
     /// Appended to the config file (new tables such as `[access]`).
     pub extra_toml: &'static str,
 }
@@ -45,6 +50,8 @@ impl Default for TestConfig {
             per_user: 1000,
             per_guild: 1000,
             create_thread: false,
+            extra_plans: &[],
+            plans_down: false,
             extra_toml: "",
         }
     }
@@ -147,12 +154,29 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts both fakes and the bot, and waits until `/incident` is registered.
 pub async fn spawn_app_with(c: TestConfig) -> TestApp {
+    let aws = FakeIncidentManager::start(&["Payments", "Search"]).await;
+    for (name, display) in c.extra_plans {
+        aws.add_plan(name, *display);
+    }
+    if c.plans_down {
+        aws.break_operation(
+            "ListResponsePlans",
+            Some(super::fake_incident_manager::Fault::Error(500, "InternalServerException", "down")),
+        );
+    }
+    let discord = FakeDiscord::start(TOKEN).await;
+    spawn_bot(discord, aws, c).await
+}
+
+/// Starts a bot on existing fakes (a restart) and waits until it has
+/// registered its commands (again).
+pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, c: TestConfig) -> TestApp {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let aws = FakeIncidentManager::start(&["Payments", "Search"]).await;
-    let discord = FakeDiscord::start(TOKEN).await;
+    let registrations = discord
+        .with_state(|s| s.events.iter().filter(|e| matches!(e, super::fake_discord::Event::Commands { .. })).count());
     let endpoint = c.endpoint_url.clone().unwrap_or_else(|| aws.url.clone());
     let toml = config_toml(&discord.api_url, &endpoint, &c);
     let config = Config::from_parts(Some(&toml), Path::new("test-config.toml"), &|k| {
@@ -168,7 +192,13 @@ pub async fn spawn_app_with(c: TestConfig) -> TestApp {
         .await
         .unwrap();
     });
-    discord.wait_commands().await;
+    discord
+        .wait_for("command registration", |s| {
+            (s.events.iter().filter(|e| matches!(e, super::fake_discord::Event::Commands { .. })).count()
+                > registrations)
+                .then_some(())
+        })
+        .await;
     TestApp { discord, aws, shutdown: std::sync::Mutex::new(Some(tx)), task: Some(task) }
 }
 

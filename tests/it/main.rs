@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+mod actions;
 mod binary;
 mod declare;
 mod fake_discord;
