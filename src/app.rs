@@ -100,7 +100,7 @@ pub async fn run(
 
 /// The part of `api_url` that replaces `https://discord.com`: serenity adds
 /// `/api/v10/...` itself, so a configured `/api` or `/api/v10` is dropped.
-fn api_origin(api: &url::Url) -> String {
+pub(crate) fn api_origin(api: &url::Url) -> String {
     let s = api.as_str().trim_end_matches('/');
     s.strip_suffix("/api/v10").or_else(|| s.strip_suffix("/api")).unwrap_or(s).to_owned()
 }

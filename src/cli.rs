@@ -21,4 +21,32 @@ pub struct Cli {
 pub enum Command {
     /// Connect to Discord and serve /incident until SIGINT or SIGTERM.
     Run,
+    /// Check the config, AWS credentials and region, the response plan
+    /// aliases against ListResponsePlans, and the Discord token; exit 1 if
+    /// anything fails.
+    Check,
+    /// Declare an incident from the terminal, through the same checks and
+    /// request as /incident; prints the incident record ARN.
+    Declare(DeclareCli),
+}
+
+/// `incident-bot declare` options, named as `/incident`'s.
+#[derive(Debug, clap::Args)]
+pub struct DeclareCli {
+    /// A response plan alias from the config, or a response plan ARN.
+    #[arg(long)]
+    pub plan: Option<String>,
+    /// 1 Critical, 2 High, 3 Medium, 4 Low, 5 No impact.
+    #[arg(long)]
+    pub impact: Option<i64>,
+    /// The incident title (at most 200 characters).
+    #[arg(long)]
+    pub title: Option<String>,
+    /// A related item: URL, [Title](URL) or ARN. Repeat for more.
+    #[arg(long = "link", value_name = "LINK")]
+    pub links: Vec<String>,
+    /// Print the StartIncident request body instead of sending it (needs no
+    /// AWS credentials).
+    #[arg(long)]
+    pub dry_run: bool,
 }

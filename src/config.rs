@@ -394,6 +394,16 @@ impl Config {
         Self::from_parts(text.as_deref(), &file_path, env)
     }
 
+    /// [`Config::load`] for commands that do not talk to Discord: a missing
+    /// token is not an error (the token is then a placeholder never sent).
+    pub fn load_without_token(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let with_placeholder = |k: &str| match env(k) {
+            None if k == "DISCORD_TOKEN" && env("DISCORD_TOKEN_FILE").is_none() => Some("not-needed".to_owned()),
+            other => other,
+        };
+        Self::load(path, &with_placeholder)
+    }
+
     /// [`Config::load`] on text already read; `file_path` names it in errors.
     pub fn from_parts(
         text: Option<&str>,

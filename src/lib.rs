@@ -12,7 +12,9 @@
 //! | the outcome is rendered as a Discord reply | [`discord::render`] |
 //!
 //! [`config`] loads the operator's settings, [`app`] wires the pieces and runs
-//! them until shutdown.
+//! them until shutdown. [`directory`] caches what autocomplete needs from
+//! Incident Manager; [`discord::actions`] handles the buttons, dialogs and
+//! `/incident-update`; [`operator`] is `incident-bot check` and `declare`.
 
 pub mod app;
 pub mod cli;
@@ -21,4 +23,5 @@ pub mod directory;
 pub mod discord;
 pub mod domain;
 pub mod incident_manager;
+pub mod operator;
 pub mod telemetry;

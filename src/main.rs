@@ -5,27 +5,54 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use incident_bot::cli::{Cli, Command};
-use incident_bot::config::Config;
-use incident_bot::{app, incident_manager, telemetry};
+use incident_bot::config::{Config, ConfigError};
+use incident_bot::operator::DeclareArgs;
+use incident_bot::{app, incident_manager, operator, telemetry};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let env = |k: &str| std::env::var(k).ok();
+    let path = cli.config.as_deref();
+    let shown = path.map_or_else(|| "config.toml".to_owned(), |p| p.display().to_string());
     match cli.command.unwrap_or(Command::Run) {
-        Command::Run => {
-            let config = match Config::load(cli.config.as_deref(), &|k| std::env::var(k).ok()) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("incident-bot: {e}");
-                    return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        Command::Run => match Config::load(path, &env) {
+            Ok(config) => {
+                telemetry::init(&config.log.filter);
+                for warning in &config.warnings {
+                    tracing::warn!("{warning}");
                 }
-            };
-            telemetry::init(&config.log.filter);
-            for warning in &config.warnings {
-                tracing::warn!("{warning}");
+                run(config)
             }
-            run(config)
-        }
+            Err(e) => config_error(&e),
+        },
+        Command::Check => match Config::load(path, &env) {
+            Ok(config) => ExitCode::from(runtime().block_on(operator::check(&config, &shown))),
+            Err(e) => {
+                println!("✘ config: {e}");
+                config_error(&e)
+            }
+        },
+        Command::Declare(d) => match Config::load_without_token(path, &env) {
+            Ok(config) => {
+                let args =
+                    DeclareArgs { plan: d.plan, impact: d.impact, title: d.title, links: d.links, dry_run: d.dry_run };
+                ExitCode::from(runtime().block_on(operator::declare(&config, args)))
+            }
+            Err(e) => config_error(&e),
+        },
     }
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("incident-bot: {e}");
+    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| {
+        eprintln!("incident-bot: cannot start the async runtime: {e}");
+        std::process::exit(1)
+    })
 }
 
 #[tokio::main]

@@ -200,6 +200,43 @@ impl Declaration {
     }
 }
 
+impl Declaration {
+    /// A declaration typed in a terminal (`incident-bot declare`): no
+    /// Discord channel item; `rawData` names the command and the user; a
+    /// fresh client token, so each run is a new incident.
+    pub fn from_terminal(
+        input: &DeclareInput,
+        plans: &PlanCatalog,
+        source: &IncidentSource,
+        user: &str,
+        now: SystemTime,
+    ) -> Result<Self, Refusal> {
+        let plan = plans.resolve(input.plan.as_deref())?;
+        let impact = input.impact.map(Impact::new).transpose()?;
+        let title = input.title.as_deref().map(IncidentTitle::parse).transpose()?;
+        let related_items = parse_links(input.links.as_deref().unwrap_or_default(), MAX_RELATED_ITEMS)?;
+        let nanos = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
+        let raw_data =
+            serde_json::json!({"declaredWith": "incident-bot declare", "user": truncate(user, 200)}).to_string();
+        Ok(Self {
+            plan,
+            impact,
+            title,
+            related_items,
+            trigger: Trigger { source: source.clone(), timestamp: now, raw_data },
+            client_token: format!("cli-{}-{nanos}", std::process::id()),
+            origin: Origin {
+                interaction_id: 0,
+                guild_id: None,
+                channel_id: 0,
+                channel_name: None,
+                user_id: 0,
+                user_name: user.to_owned(),
+            },
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;

@@ -464,6 +464,12 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
     let app = APP_ID.to_string();
     match (req.method.as_str(), parts.as_slice()) {
         ("GET", ["gateway"]) => Ok((Resp::json(200, &json!({"url": format!("ws://{gateway}")})), None)),
+        ("GET", ["users", "@me"]) => {
+            bot_auth()?;
+            let me = json!({"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "global_name": null,
+                "avatar": null, "bot": true, "flags": 0, "mfa_enabled": true, "verified": true});
+            Ok((Resp::json(200, &me), None))
+        }
         ("PUT", ["applications", a, "commands"]) if *a == app => {
             bot_auth()?;
             commands(s, None, body)

@@ -13,6 +13,7 @@ mod fake_incident_manager;
 mod hardening;
 mod helpers;
 mod http;
+mod operator;
 mod properties;
 
 /// How long a test waits for an event before it fails. Generous: CI runs
