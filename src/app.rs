@@ -11,8 +11,9 @@ use tracing::{info, warn};
 
 use crate::config::Config;
 use crate::directory::PlanDirectory;
-use crate::discord::handler::Handler;
+use crate::discord::handler::{Handler, HandlerConfig};
 use crate::incident_manager::IncidentManager;
+use crate::observe::{self, Health, Metrics};
 
 /// How long start-up waits for the first list of response plans.
 const PLANS_FIRST_LOAD: std::time::Duration = std::time::Duration::from_secs(3);
@@ -24,13 +25,15 @@ pub enum AppError {
     Discord(#[from] serenity::Error),
     #[error("no AWS region: set `region` in [aws] of the config, or AWS_REGION")]
     NoRegion,
+    #[error("cannot serve /healthz and /metrics on {0}: {1}")]
+    Listen(std::net::SocketAddr, std::io::Error),
 }
 
 impl AppError {
     /// The process exit code: 2 for configuration problems, else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::NoRegion => 2,
+            Self::NoRegion | Self::Listen(..) => 2,
             Self::Discord(_) => 1,
         }
     }
@@ -44,7 +47,9 @@ pub async fn run(
     sdk: &SdkConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
-    let backend = IncidentManager::new(sdk, &config.aws);
+    let metrics = Arc::new(Metrics::new());
+    let health = Arc::new(Health::default());
+    let backend = IncidentManager::new(sdk, &config.aws).with_metrics(metrics.clone());
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
@@ -59,13 +64,21 @@ pub async fn run(
     }
     let refresh = config.incident.plans_refresh.map(|ttl| directory.spawn_refresh(backend.clone(), ttl));
     let handler = Arc::new(Handler::new(
-        config.incident,
-        config.discord.guild_ids,
+        HandlerConfig {
+            incident: config.incident,
+            guild_ids: config.discord.guild_ids,
+            access: config.access,
+            limits: config.limits,
+        },
         backend,
-        config.access,
-        config.limits,
         directory,
+        health.clone(),
+        metrics.clone(),
     ));
+    let server = match config.listen {
+        Some(addr) => Some(observe::serve(addr, metrics, health.clone()).await.map_err(|e| AppError::Listen(addr, e))?),
+        None => None,
+    };
     let grace = config.limits.shutdown_grace;
 
     let mut http = HttpBuilder::new(config.discord.token.expose_secret());
@@ -79,6 +92,7 @@ pub async fn run(
     let mut client =
         ClientBuilder::new_with_http(http.build(), GatewayIntents::empty()).event_handler_arc(handler.clone()).await?;
     let shards = client.shard_manager.clone();
+    health.watch(shards.clone());
     tokio::spawn(async move {
         shutdown.await;
         info!(grace_secs = grace.as_secs(), "shutting down: no new declarations; finishing those in flight");
@@ -90,8 +104,8 @@ pub async fn run(
         shards.shutdown_all().await;
     });
     let result = client.start().await;
-    if let Some(refresh) = refresh {
-        refresh.abort();
+    for task in [refresh, server].into_iter().flatten() {
+        task.abort();
     }
     result?;
     info!("stopped");

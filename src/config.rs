@@ -32,6 +32,8 @@ pub const ENV_OVERRIDES: &[(&str, &str, EnvKind)] = &[
     ("INCIDENT_BOT_DEFAULT_PLAN", "incident.default_plan", EnvKind::Text),
     ("INCIDENT_BOT_SOURCE", "incident.source", EnvKind::Text),
     ("INCIDENT_BOT_LOG", "log.filter", EnvKind::Text),
+    ("INCIDENT_BOT_LOG_FORMAT", "log.format", EnvKind::Text),
+    ("INCIDENT_BOT_LISTEN", "server.listen", EnvKind::Text),
 ];
 
 /// How an environment override is turned into a TOML value.
@@ -52,6 +54,8 @@ pub struct Config {
     pub access: AccessPolicy,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    /// `[server] listen`: where `/healthz` and `/metrics` are served.
+    pub listen: Option<std::net::SocketAddr>,
     /// Problems worth a warning at start-up that do not stop the bot.
     pub warnings: Vec<String>,
 }
@@ -108,6 +112,8 @@ pub struct IncidentSettings {
 pub struct LogSettings {
     /// A `tracing` filter such as `info` or `incident_bot=debug,info`.
     pub filter: String,
+    /// One JSON object per line instead of text, for log shippers.
+    pub json: bool,
 }
 
 /// Why the configuration cannot be used. Each variant says where to look.
@@ -145,6 +151,21 @@ struct FileConfig {
     access: FileAccess,
     limits: FileLimits,
     log: FileLog,
+    server: FileServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+struct FileServer {
+    listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -271,11 +292,12 @@ impl Default for FileIncident {
 #[serde(default, deny_unknown_fields)]
 struct FileLog {
     filter: String,
+    format: LogFormat,
 }
 
 impl Default for FileLog {
     fn default() -> Self {
-        Self { filter: "info".to_owned() }
+        Self { filter: "info".to_owned(), format: LogFormat::Text }
     }
 }
 
@@ -507,7 +529,8 @@ impl Config {
                 per_guild: window(limits.per_guild, limits.per_guild_window_secs),
                 shutdown_grace: Duration::from_secs(limits.shutdown_grace_secs.0),
             },
-            log: LogSettings { filter: file.log.filter },
+            log: LogSettings { filter: file.log.filter, json: file.log.format == LogFormat::Json },
+            listen: file.server.listen,
             warnings,
         })
     }

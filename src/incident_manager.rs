@@ -109,6 +109,7 @@ pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCreden
 pub struct IncidentManager {
     client: Client,
     region: Option<String>,
+    metrics: std::sync::Arc<crate::observe::Metrics>,
 }
 
 impl IncidentManager {
@@ -119,7 +120,22 @@ impl IncidentManager {
         if let Some(url) = &settings.endpoint_url {
             conf = conf.endpoint_url(url.as_str().trim_end_matches('/'));
         }
-        Self { client: Client::from_conf(conf.build()), region: sdk.region().map(ToString::to_string) }
+        Self {
+            client: Client::from_conf(conf.build()),
+            region: sdk.region().map(ToString::to_string),
+            metrics: std::sync::Arc::default(),
+        }
+    }
+
+    /// Records call latencies in `metrics`.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: std::sync::Arc<crate::observe::Metrics>) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    fn timed<T>(&self, operation: &str, started: std::time::Instant, r: &Result<T, AwsError>) {
+        self.metrics.aws_call(operation, r.is_ok(), started.elapsed());
     }
 
     /// The region requests go to, when one is known.
@@ -145,7 +161,10 @@ impl IncidentManager {
             .raw_data(&d.trigger.raw_data)
             .build()
             .map_err(|e| AwsError::Internal(e.to_string()))?;
-        let out = req.trigger_details(trigger).send().await.map_err(|e| {
+        let started = std::time::Instant::now();
+        let out = req.trigger_details(trigger).send().await;
+        self.metrics.aws_call("StartIncident", out.is_ok(), started.elapsed());
+        let out = out.map_err(|e| {
             let mapped = AwsError::from_sdk(&e);
             tracing::warn!(
                 error = %DisplayErrorContext(&e),
@@ -161,6 +180,13 @@ impl IncidentManager {
 
     /// Every response plan of the account and region (all pages).
     pub async fn list_response_plans(&self) -> Result<Vec<PlanSummary>, AwsError> {
+        let started = std::time::Instant::now();
+        let r = self.list_response_plans_inner().await;
+        self.timed("ListResponsePlans", started, &r);
+        r
+    }
+
+    async fn list_response_plans_inner(&self) -> Result<Vec<PlanSummary>, AwsError> {
         let mut pages = self.client.list_response_plans().max_results(100).into_paginator().items().send();
         let mut plans = Vec::new();
         while let Some(item) = pages.next().await {
@@ -176,6 +202,13 @@ impl IncidentManager {
 
     /// Open incident records, newest first (all pages, at most `limit`).
     pub async fn list_open_incidents(&self, limit: usize) -> Result<Vec<IncidentSummary>, AwsError> {
+        let started = std::time::Instant::now();
+        let r = self.list_open_incidents_inner(limit).await;
+        self.timed("ListIncidentRecords", started, &r);
+        r
+    }
+
+    async fn list_open_incidents_inner(&self, limit: usize) -> Result<Vec<IncidentSummary>, AwsError> {
         let filter = Filter::builder()
             .key("status")
             .condition(Condition::Equals(AttributeValueList::StringValues(vec!["OPEN".to_owned()])))
@@ -203,14 +236,17 @@ impl IncidentManager {
     /// Adds a related item to an incident (`UpdateRelatedItems`).
     pub async fn add_related_item(&self, incident: &str, item: &DomainItem, token: &str) -> Result<(), AwsError> {
         let item = related_item(item)?;
-        self.client
+        let started = std::time::Instant::now();
+        let r = self
+            .client
             .update_related_items()
             .incident_record_arn(incident)
             .client_token(token)
             .related_items_update(RelatedItemsUpdate::ItemToAdd(item))
             .send()
-            .await
-            .map_err(|e| self.log_failure("UpdateRelatedItems", &e))?;
+            .await;
+        self.metrics.aws_call("UpdateRelatedItems", r.is_ok(), started.elapsed());
+        r.map_err(|e| self.log_failure("UpdateRelatedItems", &e))?;
         Ok(())
     }
 
@@ -223,7 +259,9 @@ impl IncidentManager {
         at: std::time::SystemTime,
         token: &str,
     ) -> Result<(), AwsError> {
-        self.client
+        let started = std::time::Instant::now();
+        let r = self
+            .client
             .create_timeline_event()
             .incident_record_arn(incident)
             .client_token(token)
@@ -231,14 +269,17 @@ impl IncidentManager {
             .event_type("Custom Event")
             .event_data(serde_json::to_string(text).unwrap_or_default())
             .send()
-            .await
-            .map_err(|e| self.log_failure("CreateTimelineEvent", &e))?;
+            .await;
+        self.metrics.aws_call("CreateTimelineEvent", r.is_ok(), started.elapsed());
+        r.map_err(|e| self.log_failure("CreateTimelineEvent", &e))?;
         Ok(())
     }
 
     /// Updates title, impact and/or status (`UpdateIncidentRecord`).
     pub async fn update_record(&self, incident: &str, change: &RecordChange, token: &str) -> Result<(), AwsError> {
-        self.client
+        let started = std::time::Instant::now();
+        let r = self
+            .client
             .update_incident_record()
             .arn(incident)
             .client_token(token)
@@ -246,12 +287,13 @@ impl IncidentManager {
             .set_impact(change.impact.map(|i| i32::from(i.value())))
             .set_status(change.resolve.then_some(IncidentRecordStatus::Resolved))
             .send()
-            .await
-            .map_err(|e| self.log_failure("UpdateIncidentRecord", &e))?;
+            .await;
+        self.metrics.aws_call("UpdateIncidentRecord", r.is_ok(), started.elapsed());
+        r.map_err(|e| self.log_failure("UpdateIncidentRecord", &e))?;
         Ok(())
     }
 
-    fn log_failure<E, R>(&self, operation: &str, e: &SdkError<E, R>) -> AwsError
+    fn log_failure<E, R>(&self, operation: &'static str, e: &SdkError<E, R>) -> AwsError
     where
         E: ProvideErrorMetadata + std::error::Error + 'static,
         R: std::fmt::Debug + 'static,

@@ -23,5 +23,6 @@ pub mod directory;
 pub mod discord;
 pub mod domain;
 pub mod incident_manager;
+pub mod observe;
 pub mod operator;
 pub mod telemetry;

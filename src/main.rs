@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     match cli.command.unwrap_or(Command::Run) {
         Command::Run => match Config::load(path, &env) {
             Ok(config) => {
-                telemetry::init(&config.log.filter);
+                telemetry::init(&config.log.filter, config.log.json);
                 for warning in &config.warnings {
                     tracing::warn!("{warning}");
                 }

@@ -2,10 +2,17 @@
 
 use tracing_subscriber::EnvFilter;
 
-/// Installs the global subscriber. `RUST_LOG`, when set, wins over `filter`.
-pub fn init(filter: &str) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(filter))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+/// Installs the global subscriber: text, or one JSON object per line.
+/// `RUST_LOG`, when set, wins over `filter`; an invalid filter falls back to
+/// `info` with a warning.
+pub fn init(filter: &str, json: bool) {
+    let (env_filter, bad) = match EnvFilter::try_from_default_env().or_else(|_| EnvFilter::try_new(filter)) {
+        Ok(f) => (f, false),
+        Err(_) => (EnvFilter::new("info"), true),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stderr);
+    let _ = if json { builder.json().flatten_event(true).try_init() } else { builder.try_init() };
+    if bad {
+        tracing::warn!(filter, "the log filter is not valid; logging at info");
+    }
 }

@@ -35,6 +35,7 @@ use crate::domain::limits::RateLimiter;
 use crate::domain::text::truncate;
 use crate::domain::{Declaration, RelatedItem};
 use crate::incident_manager::{IncidentManager, IncidentSummary};
+use crate::observe::{Health, Metrics};
 
 /// How long an interaction id is remembered to drop repeated deliveries:
 /// Discord's interaction tokens are valid for 15 minutes.
@@ -45,6 +46,16 @@ const DEDUPE_SWEEP_AT: usize = 4096;
 const REGISTER_ATTEMPTS: u32 = 5;
 /// Attempts to deliver an outcome to Discord on 429, 5xx or network errors.
 const DELIVERY_ATTEMPTS: u32 = 4;
+
+/// The parts of the configuration the handler uses.
+#[derive(Debug)]
+pub struct HandlerConfig {
+    pub incident: IncidentSettings,
+    /// Guilds to register the commands in; empty: globally.
+    pub guild_ids: Vec<u64>,
+    pub access: AccessPolicy,
+    pub limits: LimitSettings,
+}
 
 /// Everything the handler needs, shared by all interactions.
 pub struct Handler {
@@ -61,8 +72,12 @@ pub struct Handler {
     pub(super) pending_resolves: DashMap<u64, (Embed, Instant)>,
     /// Interaction ids already handled, with when they were first seen.
     seen: DashMap<u64, Instant>,
-    /// Set once `/incident` is registered; READY after a reconnect skips it.
-    registered: AtomicBool,
+    /// Gateway and registration state, for `/healthz`; READY after a
+    /// reconnect skips registering again.
+    health: Arc<Health>,
+    metrics: Arc<Metrics>,
+    /// READY events seen (the second and later are reconnects).
+    sessions: std::sync::atomic::AtomicU64,
     /// Set when shutting down: new interactions are turned away.
     draining: AtomicBool,
     /// Interactions being handled now.
@@ -82,13 +97,13 @@ impl Handler {
     /// A handler that declares through `backend` and registers `/incident`
     /// in `guild_ids` (globally when empty).
     pub fn new(
-        incident: IncidentSettings,
-        guild_ids: Vec<u64>,
+        config: HandlerConfig,
         backend: IncidentManager,
-        access: AccessPolicy,
-        limits: LimitSettings,
         directory: Arc<PlanDirectory>,
+        health: Arc<Health>,
+        metrics: Arc<Metrics>,
     ) -> Self {
+        let HandlerConfig { incident, guild_ids, access, limits } = config;
         Self {
             incident,
             guild_ids,
@@ -99,7 +114,9 @@ impl Handler {
             open_incidents: OpenIncidents::new(Duration::from_secs(30)),
             pending_resolves: DashMap::new(),
             seen: DashMap::new(),
-            registered: AtomicBool::new(false),
+            health,
+            metrics,
+            sessions: std::sync::atomic::AtomicU64::new(0),
             draining: AtomicBool::new(false),
             in_flight: watch::channel(0).0,
         }
@@ -157,10 +174,11 @@ impl Handler {
         cmd.create_response(&ctx.http, CreateInteractionResponse::Message(reply)).await
     }
 
-    async fn declare(&self, ctx: &Context, cmd: &CommandInteraction) {
+    async fn declare(&self, ctx: &Context, cmd: &CommandInteraction, started: Instant) {
         let caller = options::caller(cmd);
         if let Err(denied) = self.access.check(&caller) {
             info!(outcome = "refused", reason = %denied, "declaration refused by [access]");
+            self.metrics.declaration("refused", "");
             if let Err(e) = Self::reply_private(ctx, cmd, render::denied(&denied)).await {
                 warn!(error = %e, "could not send the refusal");
             }
@@ -181,6 +199,7 @@ impl Handler {
                 Ok(d) => d,
                 Err(refusal) => {
                     info!(outcome = "invalid", reason = %refusal, "declaration refused");
+                    self.metrics.declaration("invalid", "");
                     if let Err(e) = Self::reply_private(ctx, cmd, render::refusal(&refusal)).await {
                         warn!(error = %e, "could not send the refusal");
                     }
@@ -189,17 +208,20 @@ impl Handler {
             };
         if let Err(limited) = self.limiter.try_acquire(caller.user_id, caller.guild_id, Instant::now()) {
             info!(outcome = "rate_limited", scope = ?limited.scope, "declaration refused by [limits]");
+            self.metrics.declaration("rate_limited", "");
             if let Err(e) = Self::reply_private(ctx, cmd, render::limited(&limited)).await {
                 warn!(error = %e, "could not send the refusal");
             }
             return;
         }
         // Acknowledge first: StartIncident may take longer than Discord's 3 s.
-        let started = Instant::now();
         if let Err(e) = cmd.defer(&ctx.http).await {
             error!(error = %e, "could not acknowledge the interaction; nothing was declared");
+            self.metrics.declaration("not_acknowledged", "");
             return;
         }
+        let ack_ms = millis(started.elapsed());
+        self.metrics.acked(started.elapsed());
         // The duplicate check runs beside StartIncident, so it adds no delay.
         let open = async {
             match self.incident.duplicate_window {
@@ -214,18 +236,20 @@ impl Handler {
         let arn = match outcome {
             Ok(arn) => arn,
             Err(e) => {
-                warn!(outcome = "aws_error", code = e.code(), plan = declaration.plan.label, "incident not declared");
+                self.metrics.declaration("aws_error", e.code());
                 deliver(ctx, cmd, render::failed(&e, &declaration, region), vec![]).await;
+                self.metrics.declared(started.elapsed());
+                warn!(
+                    outcome = "aws_error",
+                    code = e.code(),
+                    plan = declaration.plan.label,
+                    ack_ms,
+                    total_ms = millis(started.elapsed()),
+                    "incident not declared"
+                );
                 return;
             }
         };
-        info!(
-            outcome = "ok",
-            incident = arn.as_str(),
-            plan = declaration.plan.label,
-            elapsed_ms = started.elapsed().as_millis(),
-            "incident declared"
-        );
         let mut extras = render::Extras {
             duplicates: self.duplicates(&declaration, &arn, open.as_deref().map(Vec::as_slice).unwrap_or_default()),
             thread: None,
@@ -244,7 +268,17 @@ impl Handler {
         );
         let event_token = format!("{}-declared", declaration.client_token);
         let timeline = self.backend.add_timeline_event(&arn, &event, declaration.trigger.timestamp, &event_token);
+        self.metrics.declaration("ok", "");
         let (message, timeline) = tokio::join!(deliver(ctx, cmd, embed, buttons.clone()), timeline);
+        self.metrics.declared(started.elapsed());
+        info!(
+            outcome = "ok",
+            incident = arn.as_str(),
+            plan = declaration.plan.label,
+            ack_ms,
+            total_ms = millis(started.elapsed()),
+            "incident declared"
+        );
         if let Err(e) = timeline {
             warn!(code = e.code(), "could not add the declaration to the incident's timeline");
         }
@@ -323,11 +357,12 @@ impl Handler {
 
     /// Runs one `/incident`, containing any panic in it: the process goes on
     /// and the user is told.
-    async fn declare_guarded(&self, ctx: &Context, cmd: &CommandInteraction) {
-        if AssertUnwindSafe(self.declare(ctx, cmd)).catch_unwind().await.is_ok() {
+    async fn declare_guarded(&self, ctx: &Context, cmd: &CommandInteraction, started: Instant) {
+        if AssertUnwindSafe(self.declare(ctx, cmd, started)).catch_unwind().await.is_ok() {
             return;
         }
         error!("internal error (panic) while handling /incident");
+        self.metrics.declaration("internal_error", "");
         let text = render::internal_error();
         if Self::reply_private(ctx, cmd, text.clone()).await.is_err() {
             // Already acknowledged: replace the "thinking…" reply instead.
@@ -385,6 +420,11 @@ async fn deliver(
     None
 }
 
+/// Whole milliseconds, as a number log shippers index.
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Why a thread could not be created, for the confirmation.
 fn thread_failure(e: &serenity::Error) -> String {
     use serenity::http::HttpError;
@@ -421,14 +461,17 @@ fn transient(e: &serenity::Error) -> bool {
 impl EventHandler for Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
         info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
-        if self.registered.load(Ordering::SeqCst) {
+        if self.sessions.fetch_add(1, Ordering::SeqCst) > 0 {
+            self.metrics.reconnected();
+        }
+        if self.health.registered() {
             return;
         }
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=REGISTER_ATTEMPTS {
             match self.register(&ctx).await {
                 Ok(()) => {
-                    self.registered.store(true, Ordering::SeqCst);
+                    self.health.set_registered();
                     info!(
                         scope = if self.guild_ids.is_empty() { "global" } else { "guild" },
                         guilds = ?self.guild_ids,
@@ -446,7 +489,13 @@ impl EventHandler for Handler {
         }
     }
 
+    async fn resume(&self, _: Context, _: serenity::model::event::ResumedEvent) {
+        info!("gateway session resumed");
+        self.metrics.reconnected();
+    }
+
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let started = Instant::now();
         // Counted before the draining check, so a shutdown waits for it.
         self.in_flight.send_modify(|n| *n += 1);
         let _in_flight = InFlight(&self.in_flight);
@@ -466,7 +515,7 @@ impl EventHandler for Handler {
                     channel = cmd.channel_id.get(),
                     user = cmd.user.id.get()
                 );
-                self.declare_guarded(&ctx, &cmd).instrument(span).await;
+                self.declare_guarded(&ctx, &cmd, started).instrument(span).await;
             }
             Interaction::Command(cmd) if cmd.data.name == command::UPDATE_NAME => {
                 if !self.first_delivery(cmd.id.get()) || self.refuse_while_draining(&ctx, &cmd).await {

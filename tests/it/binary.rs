@@ -107,6 +107,7 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
         .env("AWS_REGION", fim::REGION)
         .env("AWS_ENDPOINT_URL_SSM_INCIDENTS", &aws.url)
         .env("RUST_LOG", "debug")
+        .env("INCIDENT_BOT_LOG_FORMAT", "json")
         .spawn()
         .unwrap();
     // Drain stderr as it comes: a full pipe would block the bot's logging.
@@ -131,7 +132,16 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
     let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
     assert_eq!(exit.code(), Some(0));
     let stderr = log.await.unwrap();
-    assert!(stderr.contains("incident declared"), "{stderr}");
+    // JSON logs: every line an object; one line per declaration with its
+    // outcome and timings.
+    let lines: Vec<Value> =
+        stderr.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}"))).collect();
+    let declared: Vec<&Value> = lines.iter().filter(|l| l["message"] == "incident declared").collect();
+    assert_eq!(declared.len(), 1, "{stderr}");
+    assert_eq!(declared[0]["level"], "INFO");
+    assert_eq!(declared[0]["outcome"], "ok");
+    assert_eq!(declared[0]["plan"], "payments");
+    assert!(declared[0]["ack_ms"].is_u64() && declared[0]["total_ms"].is_u64(), "{:#}", declared[0]);
     // Even at debug level the token never reaches the log.
     assert!(!stderr.contains(TOKEN) && !stderr.contains("do-not-log-me"), "the token leaked into the log");
 }

@@ -116,6 +116,8 @@ pub struct State {
     pub messages: HashMap<u64, Value>,
     /// Refuse thread creation as if the bot lacked the permission.
     deny_threads: bool,
+    /// Close new gateway connections at once (Discord unreachable).
+    refuse_gateway: bool,
     seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
@@ -286,6 +288,12 @@ impl FakeDiscord {
     /// Answers the next `n` edits of `@original` with 429 Too Many Requests.
     pub fn rate_limit_next_edits(&self, n: usize) {
         self.state.lock().unwrap().edit_429s = n;
+    }
+
+    /// Drops the gateway connection and refuses new ones.
+    pub fn break_gateway(&self) {
+        self.state.lock().unwrap().refuse_gateway = true;
+        self.drop_gateway();
     }
 
     /// Refuses thread creation with 403 Missing Permissions.
@@ -816,6 +824,10 @@ async fn start_gateway(state: Arc<Mutex<State>>, changed: Arc<watch::Sender<u64>
         let mut session = 0u64;
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
+            if state.lock().unwrap().refuse_gateway {
+                drop(stream);
+                continue;
+            }
             session += 1;
             let (state, changed, token) = (state.clone(), changed.clone(), token.clone());
             tokio::spawn(async move {

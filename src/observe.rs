@@ -1,0 +1,205 @@
+//! Health and metrics: an optional HTTP listener (`[server] listen`) with
+//! `/healthz` (200 only when the gateway is connected and the commands are
+//! registered) and `/metrics` (Prometheus text format).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use http_body_util::Full;
+use hyper::body::{Bytes, Incoming};
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use serenity::gateway::{ConnectionStage, ShardManager};
+use tokio::net::TcpListener;
+use tracing::{debug, info};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: String,
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OperationLabels {
+    operation: String,
+    result: String,
+}
+
+type HistogramFamily = Family<OperationLabels, Histogram, fn() -> Histogram>;
+
+fn aws_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 13))
+}
+
+/// Every metric the bot exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    declarations: Family<OutcomeLabels, Counter>,
+    ack_latency: Histogram,
+    declare_latency: Histogram,
+    aws_latency: HistogramFamily,
+    reconnects: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("incident_bot");
+        let declarations = Family::<OutcomeLabels, Counter>::default();
+        registry.register(
+            "declarations",
+            "/incident declarations by outcome (ok, refused, invalid, rate_limited, aws_error with its code)",
+            declarations.clone(),
+        );
+        let ack_latency = Histogram::new(exponential_buckets(0.0005, 2.0, 14));
+        registry.register(
+            "ack_latency_seconds",
+            "From receiving an interaction to Discord accepting its first answer",
+            ack_latency.clone(),
+        );
+        let declare_latency = Histogram::new(exponential_buckets(0.005, 2.0, 14));
+        registry.register(
+            "declare_latency_seconds",
+            "From receiving /incident to the outcome being shown in Discord",
+            declare_latency.clone(),
+        );
+        let aws_latency: HistogramFamily = Family::new_with_constructor(aws_histogram);
+        registry.register("aws_call_seconds", "Incident Manager calls by operation and result", aws_latency.clone());
+        let reconnects = Counter::default();
+        registry.register("gateway_reconnects", "Gateway sessions resumed or re-identified", reconnects.clone());
+        Self { registry, declarations, ack_latency, declare_latency, aws_latency, reconnects }
+    }
+
+    /// Counts one declaration; `code` is the AWS error code for `aws_error`.
+    pub fn declaration(&self, outcome: &str, code: &str) {
+        self.declarations.get_or_create(&OutcomeLabels { outcome: outcome.to_owned(), code: code.to_owned() }).inc();
+    }
+
+    pub fn acked(&self, took: Duration) {
+        self.ack_latency.observe(took.as_secs_f64());
+    }
+
+    pub fn declared(&self, took: Duration) {
+        self.declare_latency.observe(took.as_secs_f64());
+    }
+
+    /// Records one Incident Manager call.
+    pub fn aws_call(&self, operation: &str, ok: bool, took: Duration) {
+        let labels =
+            OperationLabels { operation: operation.to_owned(), result: if ok { "ok" } else { "error" }.to_owned() };
+        self.aws_latency.get_or_create(&labels).observe(took.as_secs_f64());
+    }
+
+    pub fn reconnected(&self) {
+        self.reconnects.inc();
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}
+
+/// What `/healthz` reports: the gateway connection, read from serenity's
+/// shard manager (a shard being restarted has no runner), and whether the
+/// commands were registered.
+#[derive(Debug, Default)]
+pub struct Health {
+    shards: OnceLock<Arc<ShardManager>>,
+    registered: AtomicBool,
+}
+
+impl Health {
+    /// Gives the health check the client's shard manager.
+    pub fn watch(&self, shards: Arc<ShardManager>) {
+        let _ = self.shards.set(shards);
+    }
+
+    async fn connected(&self) -> bool {
+        match self.shards.get() {
+            Some(m) => m.runners.lock().await.values().any(|r| r.stage == ConnectionStage::Connected),
+            None => false,
+        }
+    }
+
+    pub fn set_registered(&self) {
+        self.registered.store(true, Ordering::SeqCst);
+    }
+
+    pub fn registered(&self) -> bool {
+        self.registered.load(Ordering::SeqCst)
+    }
+
+    /// `Ok` when healthy, else the reason.
+    pub async fn check(&self) -> Result<(), &'static str> {
+        if !self.connected().await {
+            Err("the Discord gateway is not connected")
+        } else if !self.registered.load(Ordering::SeqCst) {
+            Err("the slash commands are not registered")
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Binds `addr` and serves `/healthz` and `/metrics` until the task is aborted.
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    health: Arc<Health>,
+) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(addr).await?;
+    info!(address = %listener.local_addr()?, "serving /healthz and /metrics");
+    Ok(tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { continue };
+            let (metrics, health) = (metrics.clone(), health.clone());
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let (metrics, health) = (metrics.clone(), health.clone());
+                    async move { Ok::<_, std::convert::Infallible>(route(&req, &metrics, &health).await) }
+                });
+                if let Err(e) =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await
+                {
+                    debug!(error = %e, "health connection ended");
+                }
+            });
+        }
+    }))
+}
+
+async fn route(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> Response<Full<Bytes>> {
+    let (status, content_type, body) = match (req.method().as_str(), req.uri().path()) {
+        ("GET", "/healthz") => match health.check().await {
+            Ok(()) => (StatusCode::OK, "text/plain; charset=utf-8", "ok\n".to_owned()),
+            Err(why) => (StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", format!("{why}\n")),
+        },
+        ("GET", "/metrics") => {
+            (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
+        }
+        _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".to_owned()),
+    };
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        resp.headers_mut().insert(hyper::header::CONTENT_TYPE, v);
+    }
+    resp
+}
