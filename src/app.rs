@@ -15,9 +15,6 @@ use crate::discord::handler::{Handler, HandlerConfig};
 use crate::incident_manager::IncidentManager;
 use crate::observe::{self, Health, Metrics};
 
-/// How long start-up waits for the first list of response plans.
-const PLANS_FIRST_LOAD: std::time::Duration = std::time::Duration::from_secs(3);
-
 /// Why the bot stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -53,15 +50,10 @@ pub async fn run(
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
+    // The first listing runs while the gateway connects; the commands are
+    // registered once it is done (see the handler's READY), so autocomplete
+    // has the plans from the first keystroke.
     let directory = Arc::new(PlanDirectory::default());
-    if config.incident.plans_refresh.is_some() {
-        // Plans are loaded before Discord sees the bot, so autocomplete has
-        // them from the first keystroke; a slow or failing AWS only delays
-        // start-up by the deadline, and the aliases work regardless.
-        if tokio::time::timeout(PLANS_FIRST_LOAD, directory.refresh(&backend)).await.is_err() {
-            warn!("listing response plans took over {PLANS_FIRST_LOAD:?}; starting with the aliases only");
-        }
-    }
     let refresh = config.incident.plans_refresh.map(|ttl| directory.spawn_refresh(backend.clone(), ttl));
     let handler = Arc::new(Handler::new(
         HandlerConfig {

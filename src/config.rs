@@ -67,6 +67,8 @@ pub struct LimitSettings {
     pub per_guild: Window,
     /// How long a shutdown waits for declarations in flight.
     pub shutdown_grace: Duration,
+    /// Declarations talking to AWS at once; more wait (already acknowledged).
+    pub max_concurrent: usize,
 }
 
 /// `[discord]`, plus the token from the environment.
@@ -205,6 +207,7 @@ struct FileLimits {
     per_guild: Bounded<1, 10_000>,
     per_guild_window_secs: Bounded<1, 86_400>,
     shutdown_grace_secs: Bounded<0, 900>,
+    max_concurrent_declarations: Bounded<1, 10_000>,
 }
 
 impl Default for FileLimits {
@@ -215,6 +218,7 @@ impl Default for FileLimits {
             per_guild: Bounded(20),
             per_guild_window_secs: Bounded(60),
             shutdown_grace_secs: Bounded(30),
+            max_concurrent_declarations: Bounded(200),
         }
     }
 }
@@ -528,6 +532,7 @@ impl Config {
                 per_user: window(limits.per_user, limits.per_user_window_secs),
                 per_guild: window(limits.per_guild, limits.per_guild_window_secs),
                 shutdown_grace: Duration::from_secs(limits.shutdown_grace_secs.0),
+                max_concurrent: usize::try_from(limits.max_concurrent_declarations.0).unwrap_or(200),
             },
             log: LogSettings { filter: file.log.filter, json: file.log.format == LogFormat::Json },
             listen: file.server.listen,

@@ -15,11 +15,19 @@ use crate::domain::PlanSummary;
 use crate::incident_manager::{IncidentManager, IncidentSummary};
 
 /// The account's response plans, by ARN.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PlanDirectory {
     plans: DashMap<String, PlanSummary>,
     /// Successful refreshes so far (0: only aliases are known).
     loads: AtomicU64,
+    /// Set once the first listing finished (or failed).
+    attempted: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for PlanDirectory {
+    fn default() -> Self {
+        Self { plans: DashMap::new(), loads: AtomicU64::new(0), attempted: tokio::sync::watch::channel(false).0 }
+    }
 }
 
 impl PlanDirectory {
@@ -42,6 +50,14 @@ impl PlanDirectory {
         self.loads.load(Ordering::Relaxed)
     }
 
+    /// Waits until the first listing has finished or failed, at most `deadline`.
+    pub async fn first_load(&self, deadline: Duration) {
+        let mut rx = self.attempted.subscribe();
+        if tokio::time::timeout(deadline, rx.wait_for(|done| *done)).await.is_err() {
+            warn!("listing response plans takes over {deadline:?}; autocomplete starts with the aliases only");
+        }
+    }
+
     /// Lists the plans once; a failure keeps the last list.
     pub async fn refresh(&self, backend: &IncidentManager) {
         match backend.list_response_plans().await {
@@ -55,15 +71,16 @@ impl PlanDirectory {
                 "could not list response plans; autocomplete keeps the last list (and the aliases)"
             ),
         }
+        self.attempted.send_replace(true);
     }
 
-    /// Refreshes every `ttl`, starting after one `ttl`.
+    /// Lists the plans now, then every `ttl`.
     pub fn spawn_refresh(self: &Arc<Self>, backend: IncidentManager, ttl: Duration) -> tokio::task::JoinHandle<()> {
         let dir = Arc::clone(self);
         tokio::spawn(async move {
             loop {
-                tokio::time::sleep(ttl).await;
                 dir.refresh(&backend).await;
+                tokio::time::sleep(ttl).await;
             }
         })
     }

@@ -78,7 +78,10 @@ impl<'a> Subject<'a> {
 ///
 /// `credentials` replaces the default credential chain; only tests pass it.
 pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCredentialsProvider>) -> SdkConfig {
+    // Idle connections are dropped after 20 s (AWS closes them soon after
+    // anyway), so a burst does not leave its connections resident.
     let http = aws_smithy_http_client::Builder::new()
+        .pool_idle_timeout(std::time::Duration::from_secs(20))
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())

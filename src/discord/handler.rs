@@ -42,6 +42,8 @@ use crate::observe::{Health, Metrics};
 const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Map size at which expired interaction ids are swept.
 const DEDUPE_SWEEP_AT: usize = 4096;
+/// How long registering the commands waits for the first list of plans.
+const PLANS_FIRST_LOAD: Duration = Duration::from_secs(3);
 /// Attempts to register the command before giving up (the log says so).
 const REGISTER_ATTEMPTS: u32 = 5;
 /// Attempts to deliver an outcome to Discord on 429, 5xx or network errors.
@@ -82,6 +84,10 @@ pub struct Handler {
     draining: AtomicBool,
     /// Interactions being handled now.
     in_flight: watch::Sender<usize>,
+    /// Bounds the declarations talking to AWS at once, and so the
+    /// connections, buffers and CPU a burst can take; acknowledgements never
+    /// wait for it.
+    aws_permits: tokio::sync::Semaphore,
 }
 
 /// Decrements the in-flight count when an interaction is done, however it ends.
@@ -119,6 +125,7 @@ impl Handler {
             sessions: std::sync::atomic::AtomicU64::new(0),
             draining: AtomicBool::new(false),
             in_flight: watch::channel(0).0,
+            aws_permits: tokio::sync::Semaphore::new(limits.max_concurrent),
         }
     }
 
@@ -222,6 +229,7 @@ impl Handler {
         }
         let ack_ms = millis(started.elapsed());
         self.metrics.acked(started.elapsed());
+        let _permit = self.aws_permits.acquire().await;
         // The duplicate check runs beside StartIncident, so it adds no delay.
         let open = async {
             match self.incident.duplicate_window {
@@ -466,6 +474,9 @@ impl EventHandler for Handler {
         }
         if self.health.registered() {
             return;
+        }
+        if self.incident.plans_refresh.is_some() {
+            self.directory.first_load(PLANS_FIRST_LOAD).await;
         }
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=REGISTER_ATTEMPTS {

@@ -58,6 +58,8 @@ pub enum Event {
     Edit {
         interaction: u64,
         body: Value,
+        /// Since the interaction was dispatched.
+        after: Duration,
     },
     ThreadCreated {
         channel: u64,
@@ -138,7 +140,7 @@ impl State {
         self.events
             .iter()
             .filter_map(|e| match e {
-                Event::Edit { interaction: i, body } if *i == interaction => Some(body.clone()),
+                Event::Edit { interaction: i, body, .. } if *i == interaction => Some(body.clone()),
                 _ => None,
             })
             .collect()
@@ -502,8 +504,9 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             schema_check("edit_original", body)?;
             embed_totals(body)?;
             let mid = s.interactions[&id].message.ok_or((404, 10008, "Unknown Message".to_owned()))?;
+            let after = s.interactions[&id].dispatched.elapsed();
             let msg = store_message(s, Some(mid), None, body);
-            Ok((Resp::json(200, &msg), Some(Event::Edit { interaction: id, body: body.clone() })))
+            Ok((Resp::json(200, &msg), Some(Event::Edit { interaction: id, body: body.clone(), after })))
         }
         ("POST", ["webhooks", a, itoken]) if *a == app => {
             let id = live_interaction(s, itoken)?;

@@ -477,7 +477,7 @@ fn validate(shape: &str, v: &Value, path: &str, errors: &mut Vec<String>) {
             let Some(s) = v.as_str() else { return fail(errors, "Member must be a string".into()) };
             check_len(def, s.encode_utf16().count(), |c| fail(errors, c));
             if let Some(p) = def["pattern"].as_str()
-                && !regex::Regex::new(p).unwrap().is_match(s)
+                && !pattern(p).is_match(s)
             {
                 fail(errors, format!("Member must satisfy regular expression pattern: {p}"));
             }
@@ -508,6 +508,13 @@ fn validate(shape: &str, v: &Value, path: &str, errors: &mut Vec<String>) {
         }
         other => fail(errors, format!("the fake cannot check shape type {other}")),
     }
+}
+
+/// The model's patterns, compiled once.
+fn pattern(p: &str) -> regex::Regex {
+    static CACHE: OnceLock<Mutex<HashMap<String, regex::Regex>>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Mutex::default).lock().unwrap();
+    cache.entry(p.to_owned()).or_insert_with(|| regex::Regex::new(p).unwrap()).clone()
 }
 
 fn check_len(def: &Value, len: usize, mut fail: impl FnMut(String)) {
