@@ -67,10 +67,7 @@ struct Report {
 
 fn rss_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok())
-        .unwrap_or(0)
+    status.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok()).unwrap_or(0)
 }
 
 fn pct(v: &[Duration], p: f64) -> Duration {
@@ -161,7 +158,11 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)]) ->
             if discord.with_state(done) == n || Instant::now() > deadline {
                 break;
             }
-            let _ = tokio::time::timeout(Duration::from_millis(100), discord.wait_for("progress", |s| (done(s) == n).then_some(()))).await;
+            let _ = tokio::time::timeout(
+                Duration::from_millis(100),
+                discord.wait_for("progress", |s| (done(s) == n).then_some(())),
+            )
+            .await;
         }
         discord.with_state(|s| {
             for id in &ids {
@@ -214,13 +215,21 @@ fn main() {
     let size = std::fs::metadata(env!("CARGO_BIN_EXE_incident-bot")).map(|m| m.len()).unwrap_or(0);
 
     println!();
-    println!("incident-bot load benchmark ({} cores; fakes on loopback)", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "incident-bot load benchmark ({} cores; fakes on loopback)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     println!("{:<44} {:>14} {:>12} {:>8}", "metric", Bot::IncidentBot.name(), Bot::Floor.name(), "ratio");
     let row = |name: String, a: f64, b: f64, unit: &str| {
         let ratio = if b > 0.0 { format!("{:.2}", a / b) } else { "-".to_owned() };
         println!("{:<44} {:>11.2} {unit:<2} {:>9.2} {unit:<2} {:>8}", name, a, b, ratio);
     };
-    row("start-up to commands registered".into(), bot.startup.as_secs_f64() * 1e3, base.startup.as_secs_f64() * 1e3, "ms");
+    row(
+        "start-up to commands registered".into(),
+        bot.startup.as_secs_f64() * 1e3,
+        base.startup.as_secs_f64() * 1e3,
+        "ms",
+    );
     row("idle RSS".into(), bot.idle_rss_kb as f64 / 1024.0, base.idle_rss_kb as f64 / 1024.0, "MB");
     row("peak RSS (VmHWM)".into(), bot.peak_rss_kb as f64 / 1024.0, base.peak_rss_kb as f64 / 1024.0, "MB");
     let mut failed = false;
@@ -228,7 +237,12 @@ fn main() {
         let tag = format!("N={} AWS {}ms", r.n, r.delay_ms);
         for (what, a, b) in [("ack", &r.ack, &f.ack), ("declare", &r.declare, &f.declare)] {
             for (p, label) in [(50.0, "p50"), (99.0, "p99"), (100.0, "max")] {
-                row(format!("{tag}: {what} {label}"), pct(a, p).as_secs_f64() * 1e3, pct(b, p).as_secs_f64() * 1e3, "ms");
+                row(
+                    format!("{tag}: {what} {label}"),
+                    pct(a, p).as_secs_f64() * 1e3,
+                    pct(b, p).as_secs_f64() * 1e3,
+                    "ms",
+                );
             }
         }
         println!(

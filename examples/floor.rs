@@ -8,7 +8,7 @@
 //! GUILD_ID.
 
 use serenity::all::{
-    ClientBuilder, Context, CreateCommand, CreateCommandOption, CommandOptionType, EditInteractionResponse,
+    ClientBuilder, CommandOptionType, Context, CreateCommand, CreateCommandOption, EditInteractionResponse,
     EventHandler, GatewayIntents, GuildId, HttpBuilder, Interaction, Ready,
 };
 use serenity::async_trait;
@@ -20,9 +20,9 @@ struct Floor {
 #[async_trait]
 impl EventHandler for Floor {
     async fn ready(&self, ctx: Context, _: Ready) {
-        let cmd = CreateCommand::new("incident").description("Floor").add_option(
-            CreateCommandOption::new(CommandOptionType::String, "plan", "Plan").required(false),
-        );
+        let cmd = CreateCommand::new("incident")
+            .description("Floor")
+            .add_option(CreateCommandOption::new(CommandOptionType::String, "plan", "Plan").required(false));
         if let Err(e) = self.guild.set_commands(&ctx.http, vec![cmd]).await {
             eprintln!("floor: could not register: {e}");
         }

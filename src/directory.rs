@@ -15,19 +15,11 @@ use crate::domain::PlanSummary;
 use crate::incident_manager::{IncidentManager, IncidentSummary};
 
 /// The account's response plans, by ARN.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PlanDirectory {
     plans: DashMap<String, PlanSummary>,
     /// Successful refreshes so far (0: only aliases are known).
     loads: AtomicU64,
-    /// Set once the first listing finished (or failed).
-    attempted: tokio::sync::watch::Sender<bool>,
-}
-
-impl Default for PlanDirectory {
-    fn default() -> Self {
-        Self { plans: DashMap::new(), loads: AtomicU64::new(0), attempted: tokio::sync::watch::channel(false).0 }
-    }
 }
 
 impl PlanDirectory {
@@ -50,14 +42,6 @@ impl PlanDirectory {
         self.loads.load(Ordering::Relaxed)
     }
 
-    /// Waits until the first listing has finished or failed, at most `deadline`.
-    pub async fn first_load(&self, deadline: Duration) {
-        let mut rx = self.attempted.subscribe();
-        if tokio::time::timeout(deadline, rx.wait_for(|done| *done)).await.is_err() {
-            warn!("listing response plans takes over {deadline:?}; autocomplete starts with the aliases only");
-        }
-    }
-
     /// Lists the plans once; a failure keeps the last list.
     pub async fn refresh(&self, backend: &IncidentManager) {
         match backend.list_response_plans().await {
@@ -71,7 +55,6 @@ impl PlanDirectory {
                 "could not list response plans; autocomplete keeps the last list (and the aliases)"
             ),
         }
-        self.attempted.send_replace(true);
     }
 
     /// Lists the plans now, then every `ttl`.
@@ -87,10 +70,12 @@ impl PlanDirectory {
 }
 
 /// Open incidents, newest first. One refresh at a time: callers that find
-/// a refresh under way wait for it and share its result.
+/// a refresh under way wait for it (or, on the declaration path, use the
+/// last list and let it run in the background).
 #[derive(Debug)]
 pub struct OpenIncidents {
-    cached: Mutex<(Option<Instant>, Arc<Vec<IncidentSummary>>)>,
+    cached: std::sync::RwLock<(Option<Instant>, Arc<Vec<IncidentSummary>>)>,
+    refreshing: Arc<Mutex<()>>,
     /// Default age after which [`OpenIncidents::get`] refreshes.
     pub max_age: Duration,
 }
@@ -100,7 +85,29 @@ const OPEN_INCIDENTS_LIMIT: usize = 200;
 
 impl OpenIncidents {
     pub fn new(max_age: Duration) -> Self {
-        Self { cached: Mutex::new((None, Arc::new(Vec::new()))), max_age }
+        Self {
+            cached: std::sync::RwLock::new((None, Arc::new(Vec::new()))),
+            refreshing: Arc::new(Mutex::new(())),
+            max_age,
+        }
+    }
+
+    fn current(&self, max_age: Duration) -> (bool, bool, Arc<Vec<IncidentSummary>>) {
+        let c = self.cached.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let loaded = c.0.is_some();
+        let fresh = c.0.is_some_and(|t| t.elapsed() < max_age);
+        (loaded, fresh, Arc::clone(&c.1))
+    }
+
+    async fn refresh(&self, backend: &IncidentManager, deadline: Duration) {
+        match tokio::time::timeout(deadline, backend.list_open_incidents(OPEN_INCIDENTS_LIMIT)).await {
+            Ok(Ok(list)) => {
+                *self.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    (Some(Instant::now()), Arc::new(list));
+            }
+            Ok(Err(e)) => warn!(code = e.code(), "could not list open incidents; using the last list"),
+            Err(_) => warn!("listing open incidents took too long; using the last list"),
+        }
     }
 
     /// The list, refreshed first if older than `max_age`; a refresh that
@@ -111,15 +118,39 @@ impl OpenIncidents {
         deadline: Duration,
         max_age: Duration,
     ) -> Arc<Vec<IncidentSummary>> {
-        let mut cached = self.cached.lock().await;
-        if cached.0.is_some_and(|t| t.elapsed() < max_age) {
-            return Arc::clone(&cached.1);
+        let (_, fresh, list) = self.current(max_age);
+        if fresh {
+            return list;
         }
-        match tokio::time::timeout(deadline, backend.list_open_incidents(OPEN_INCIDENTS_LIMIT)).await {
-            Ok(Ok(list)) => *cached = (Some(Instant::now()), Arc::new(list)),
-            Ok(Err(e)) => warn!(code = e.code(), "could not list open incidents; using the last list"),
-            Err(_) => warn!("listing open incidents took too long; using the last list"),
+        let _single = self.refreshing.lock().await;
+        let (_, fresh, list) = self.current(max_age);
+        if fresh {
+            return list;
         }
-        Arc::clone(&cached.1)
+        self.refresh(backend, deadline).await;
+        self.current(max_age).2
+    }
+
+    /// For the declaration path: never waits for AWS once a list exists. A
+    /// stale list is returned as it is and refreshed in the background; only
+    /// the very first call waits (up to `deadline`) for a list.
+    pub async fn recent(
+        self: &Arc<Self>,
+        backend: &IncidentManager,
+        deadline: Duration,
+        max_age: Duration,
+    ) -> Arc<Vec<IncidentSummary>> {
+        let (loaded, fresh, list) = self.current(max_age);
+        if !loaded {
+            return self.get(backend, deadline, max_age).await;
+        }
+        if !fresh && let Ok(guard) = Arc::clone(&self.refreshing).try_lock_owned() {
+            let (me, backend) = (Arc::clone(self), backend.clone());
+            tokio::spawn(async move {
+                let _single = guard;
+                me.refresh(&backend, deadline).await;
+            });
+        }
+        list
     }
 }

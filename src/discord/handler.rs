@@ -42,8 +42,6 @@ use crate::observe::{Health, Metrics};
 const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Map size at which expired interaction ids are swept.
 const DEDUPE_SWEEP_AT: usize = 4096;
-/// How long registering the commands waits for the first list of plans.
-const PLANS_FIRST_LOAD: Duration = Duration::from_secs(3);
 /// Attempts to register the command before giving up (the log says so).
 const REGISTER_ATTEMPTS: u32 = 5;
 /// Attempts to deliver an outcome to Discord on 429, 5xx or network errors.
@@ -69,7 +67,7 @@ pub struct Handler {
     /// The account's response plans, for autocomplete.
     directory: Arc<PlanDirectory>,
     /// Open incidents, for `/incident-update` and duplicate checks.
-    pub(super) open_incidents: OpenIncidents,
+    pub(super) open_incidents: Arc<OpenIncidents>,
     /// Confirmations waiting for "Resolve incident", by message id.
     pub(super) pending_resolves: DashMap<u64, (Embed, Instant)>,
     /// Interaction ids already handled, with when they were first seen.
@@ -117,7 +115,7 @@ impl Handler {
             access,
             limiter: RateLimiter::new(limits.per_user, limits.per_guild),
             directory,
-            open_incidents: OpenIncidents::new(Duration::from_secs(30)),
+            open_incidents: Arc::new(OpenIncidents::new(Duration::from_secs(30))),
             pending_resolves: DashMap::new(),
             seen: DashMap::new(),
             health,
@@ -229,17 +227,18 @@ impl Handler {
         }
         let ack_ms = millis(started.elapsed());
         self.metrics.acked(started.elapsed());
-        let _permit = self.aws_permits.acquire().await;
-        // The duplicate check runs beside StartIncident, so it adds no delay.
-        let open = async {
-            match self.incident.duplicate_window {
-                Some(_) => {
-                    Some(self.open_incidents.get(&self.backend, Duration::from_secs(3), Duration::from_secs(5)).await)
-                }
-                None => None,
+        // The duplicate check reads the cached open incidents (refreshed in
+        // the background), so it never delays the declaration.
+        let open = match self.incident.duplicate_window {
+            Some(_) => {
+                Some(self.open_incidents.recent(&self.backend, Duration::from_secs(2), Duration::from_secs(10)).await)
             }
+            None => None,
         };
-        let (outcome, open) = tokio::join!(self.backend.start_incident(&declaration), open);
+        let outcome = {
+            let _permit = self.aws_permits.acquire().await;
+            self.backend.start_incident(&declaration).await
+        };
         let region = self.backend.region();
         let arn = match outcome {
             Ok(arn) => arn,
@@ -475,9 +474,7 @@ impl EventHandler for Handler {
         if self.health.registered() {
             return;
         }
-        if self.incident.plans_refresh.is_some() {
-            self.directory.first_load(PLANS_FIRST_LOAD).await;
-        }
+
         let mut delay = Duration::from_millis(500);
         for attempt in 1..=REGISTER_ATTEMPTS {
             match self.register(&ctx).await {

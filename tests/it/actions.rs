@@ -81,6 +81,7 @@ const MANY_PLANS: &[(&str, Option<&str>)] = &[
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_autocomplete_merges_listed_plans_best_first() {
     let app = spawn_app_with(TestConfig { extra_plans: MANY_PLANS, ..TestConfig::default() }).await;
+    super::helpers::wait_plans_listed(&app).await;
     // All pages were read (the fake serves 10 plans a page).
     let pages = app.aws.requests("ListResponsePlans");
     assert_eq!(pages.len(), 3, "{pages:#?}");
@@ -111,6 +112,7 @@ async fn plan_autocomplete_merges_listed_plans_best_first() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_autocomplete_keeps_the_aliases_when_aws_is_down() {
     let app = spawn_app_with(TestConfig { plans_down: true, ..TestConfig::default() }).await;
+    app.aws.wait_requests("ListResponsePlans", 1).await;
     let got = choices(&app, "").await;
     let values: Vec<&str> = got.iter().map(|c| c.1.as_str()).collect();
     assert_eq!(values, ["ghost", "payments", "search"]);

@@ -360,6 +360,7 @@ async fn a_repeated_delivery_starts_one_incident() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_autocomplete_matches_what_was_typed() {
     let app = spawn_app().await;
+    super::helpers::wait_plans_listed(&app).await;
     let focused = json!([{"name": "plan", "type": 3, "value": "pa", "focused": true}]);
     let id = app.discord.dispatch_interaction(fake_discord::incident_autocomplete(focused)).await;
     let (reply, _) = app.discord.wait_callback(id).await;

@@ -198,16 +198,7 @@ impl FakeDiscord {
 
     /// Waits (up to [`super::WAIT`]) until `f` returns `Some`.
     pub async fn wait_for<T>(&self, what: &str, f: impl Fn(&State) -> Option<T>) -> T {
-        let mut rx = self.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + super::WAIT;
-        loop {
-            if let Some(t) = f(&self.state.lock().unwrap()) {
-                return t;
-            }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                panic!("timed out waiting for {what}; events: {:#?}", self.state.lock().unwrap().events);
-            }
-        }
+        super::http::wait_until(&self.state, &self.changed, what, f, |s| format!("events: {:#?}", s.events)).await
     }
 
     /// Waits until the bot has registered its commands; returns the payload.

@@ -171,18 +171,9 @@ impl FakeIncidentManager {
         self.state.lock().unwrap().incidents.clone()
     }
 
-    /// Waits (up to 30 s) until `f` returns `Some`.
+    /// Waits (up to [`super::WAIT`]) until `f` returns `Some`.
     pub async fn wait_for<T>(&self, what: &str, f: impl Fn(&State) -> Option<T>) -> T {
-        let mut rx = self.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + super::WAIT;
-        loop {
-            if let Some(t) = f(&self.state.lock().unwrap()) {
-                return t;
-            }
-            if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
-                panic!("timed out waiting for {what}; requests: {:#?}", self.state.lock().unwrap().requests);
-            }
-        }
+        super::http::wait_until(&self.state, &self.changed, what, f, |s| format!("requests: {:#?}", s.requests)).await
     }
 
     /// Waits for the `n`th request of `operation` (1-based).

@@ -222,3 +222,23 @@ pub fn field<'a>(embed: &'a Value, name: &str) -> &'a str {
         .and_then(|f| f["value"].as_str())
         .unwrap_or_else(|| panic!("no field {name} in {embed:#}"))
 }
+
+/// Waits until `/incident`'s autocomplete offers the plans the fake Incident
+/// Manager lists (display names `… team`): they load in the background while
+/// the bot connects. Each try is a real autocomplete interaction.
+pub async fn wait_plans_listed(app: &TestApp) {
+    let deadline = tokio::time::Instant::now() + super::WAIT;
+    loop {
+        let focused = json!([{"name": "plan", "type": 3, "value": "", "focused": true}]);
+        let id = app.discord.dispatch_interaction(fake_discord::incident_autocomplete(focused)).await;
+        let (reply, _) = app.discord.wait_callback(id).await;
+        if reply["data"]["choices"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["name"].as_str().is_some_and(|n| n.contains(" team "))))
+        {
+            return;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the listed plans never reached autocomplete");
+        tokio::task::yield_now().await;
+    }
+}

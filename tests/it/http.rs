@@ -9,6 +9,7 @@ use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 
 /// A request as the fakes see it.
 #[derive(Debug, Clone)]
@@ -98,4 +99,26 @@ where
         }
     });
     addr
+}
+
+/// Waits (up to [`super::WAIT`]) until `f` returns `Some` for a fake's
+/// recorded state; `changed` ticks on every change. Panics with `dump` of the
+/// state on time-out, so a failing test shows what did cross the wire.
+pub async fn wait_until<S, T>(
+    state: &std::sync::Mutex<S>,
+    changed: &watch::Sender<u64>,
+    what: &str,
+    f: impl Fn(&S) -> Option<T>,
+    dump: impl Fn(&S) -> String,
+) -> T {
+    let mut rx = changed.subscribe();
+    let deadline = tokio::time::Instant::now() + super::WAIT;
+    loop {
+        if let Some(t) = f(&state.lock().unwrap()) {
+            return t;
+        }
+        if tokio::time::timeout_at(deadline, rx.changed()).await.is_err() {
+            panic!("timed out waiting for {what}; {}", dump(&state.lock().unwrap()));
+        }
+    }
 }
