@@ -29,10 +29,10 @@ impl EventHandler for Floor {
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
-        if let Interaction::Command(cmd) = interaction {
-            if cmd.defer(&ctx.http).await.is_ok() {
-                let _ = cmd.edit_response(&ctx.http, EditInteractionResponse::new().content("declared")).await;
-            }
+        if let Interaction::Command(cmd) = interaction
+            && cmd.defer(&ctx.http).await.is_ok()
+        {
+            let _ = cmd.edit_response(&ctx.http, EditInteractionResponse::new().content("declared")).await;
         }
     }
 }
