@@ -82,7 +82,7 @@ fn pct(v: &[Duration], p: f64) -> Duration {
 
 fn floor_binary() -> std::path::PathBuf {
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--release", "--example", "floor"])
+        .args(["build", "--profile", "bench", "--example", "floor"])
         .status()
         .expect("cargo build --example floor");
     assert!(status.success());
@@ -102,7 +102,7 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)]) ->
             "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
              [incident.plans]\npayments = \"{p}\"\n\
              # One user declares everything here: lift the abuse limits.\n\
-             [limits]\nper_user = 1000\nper_guild = 10000\n",
+             [limits]\nper_user = 100000\nper_guild = 100000\n",
             g = fake_discord::GUILD_ID,
             d = discord.api_url,
             r = fim::REGION,

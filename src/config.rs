@@ -202,9 +202,9 @@ struct FileAccess {
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 struct FileLimits {
-    per_user: Bounded<1, 1000>,
+    per_user: Bounded<1, 100_000>,
     per_user_window_secs: Bounded<1, 86_400>,
-    per_guild: Bounded<1, 10_000>,
+    per_guild: Bounded<1, 100_000>,
     per_guild_window_secs: Bounded<1, 86_400>,
     shutdown_grace_secs: Bounded<0, 900>,
     max_concurrent_declarations: Bounded<1, 10_000>,

@@ -274,7 +274,10 @@ impl Handler {
                 .map_or_else(|| "a direct message".to_owned(), |c| format!("#{c}"))
         );
         let event_token = format!("{}-declared", declaration.client_token);
-        let timeline = self.backend.add_timeline_event(&arn, &event, declaration.trigger.timestamp, &event_token);
+        let timeline = async {
+            let _permit = self.aws_permits.acquire().await;
+            self.backend.add_timeline_event(&arn, &event, declaration.trigger.timestamp, &event_token).await
+        };
         self.metrics.declaration("ok", "");
         let (message, timeline) = tokio::join!(deliver(ctx, cmd, embed, buttons.clone()), timeline);
         self.metrics.declared(started.elapsed());
@@ -337,7 +340,11 @@ impl Handler {
             })?;
         let url = format!("https://discord.com/channels/{}/{}", d.origin.guild_id.unwrap_or_default(), thread.id.get());
         let item = RelatedItem::url(url, truncate(&format!("Discord thread {name}"), 200));
-        if let Err(e) = self.backend.add_related_item(arn, &item, &format!("{}-thread", d.client_token)).await {
+        let linked = {
+            let _permit = self.aws_permits.acquire().await;
+            self.backend.add_related_item(arn, &item, &format!("{}-thread", d.client_token)).await
+        };
+        if let Err(e) = linked {
             warn!(code = e.code(), "could not add the thread to the incident's related items");
         }
         let first =
