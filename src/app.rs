@@ -50,11 +50,18 @@ pub async fn run(
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
-    // The first listing runs while the gateway connects; the commands are
-    // registered once it is done (see the handler's READY), so autocomplete
-    // has the plans from the first keystroke.
+    // The plans are first listed right after the commands are registered:
+    // the AWS HTTPS client's first use (loading the system's root
+    // certificates) then stays off the start-up path, and autocomplete offers
+    // the aliases until the list arrives a moment later.
     let directory = Arc::new(PlanDirectory::default());
-    let refresh = config.incident.plans_refresh.map(|ttl| directory.spawn_refresh(backend.clone(), ttl));
+    let refresh = config.incident.plans_refresh.map(|ttl| {
+        let (directory, backend, health) = (directory.clone(), backend.clone(), health.clone());
+        tokio::spawn(async move {
+            health.wait_registered(std::time::Duration::from_secs(30)).await;
+            directory.run_refresh(backend, ttl).await;
+        })
+    });
     let handler = Arc::new(Handler::new(
         HandlerConfig {
             incident: config.incident,

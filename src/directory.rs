@@ -57,15 +57,12 @@ impl PlanDirectory {
         }
     }
 
-    /// Lists the plans now, then every `ttl`.
-    pub fn spawn_refresh(self: &Arc<Self>, backend: IncidentManager, ttl: Duration) -> tokio::task::JoinHandle<()> {
-        let dir = Arc::clone(self);
-        tokio::spawn(async move {
-            loop {
-                dir.refresh(&backend).await;
-                tokio::time::sleep(ttl).await;
-            }
-        })
+    /// Lists the plans now, then every `ttl`, forever.
+    pub async fn run_refresh(&self, backend: IncidentManager, ttl: Duration) {
+        loop {
+            self.refresh(&backend).await;
+            tokio::time::sleep(ttl).await;
+        }
     }
 }
 

@@ -119,10 +119,21 @@ impl Metrics {
 /// What `/healthz` reports: the gateway connection, read from serenity's
 /// shard manager (a shard being restarted has no runner), and whether the
 /// commands were registered.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Health {
     shards: OnceLock<Arc<ShardManager>>,
     registered: AtomicBool,
+    registered_tx: tokio::sync::watch::Sender<bool>,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Self {
+            shards: OnceLock::new(),
+            registered: AtomicBool::new(false),
+            registered_tx: tokio::sync::watch::channel(false).0,
+        }
+    }
 }
 
 impl Health {
@@ -140,6 +151,13 @@ impl Health {
 
     pub fn set_registered(&self) {
         self.registered.store(true, Ordering::SeqCst);
+        self.registered_tx.send_replace(true);
+    }
+
+    /// Completes once the commands are registered (or after `deadline`).
+    pub async fn wait_registered(&self, deadline: Duration) {
+        let mut rx = self.registered_tx.subscribe();
+        let _ = tokio::time::timeout(deadline, rx.wait_for(|r| *r)).await;
     }
 
     pub fn registered(&self) -> bool {
