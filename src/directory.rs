@@ -4,7 +4,6 @@
 //! on demand, with a deadline). On AWS failure the last good list is kept.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -18,8 +17,6 @@ use crate::incident_manager::{IncidentManager, IncidentSummary};
 #[derive(Debug, Default)]
 pub struct PlanDirectory {
     plans: DashMap<String, PlanSummary>,
-    /// Successful refreshes so far (0: only aliases are known).
-    loads: AtomicU64,
 }
 
 impl PlanDirectory {
@@ -29,17 +26,11 @@ impl PlanDirectory {
         for p in plans {
             self.plans.insert(p.arn.clone(), p);
         }
-        self.loads.fetch_add(1, Ordering::Relaxed);
     }
 
     /// The plans, in no particular order.
     pub fn snapshot(&self) -> Vec<PlanSummary> {
         self.plans.iter().map(|e| e.value().clone()).collect()
-    }
-
-    /// How many times the list was loaded.
-    pub fn loads(&self) -> u64 {
-        self.loads.load(Ordering::Relaxed)
     }
 
     /// Lists the plans once; a failure keeps the last list.

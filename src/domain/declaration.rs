@@ -163,6 +163,18 @@ struct RawData<'a> {
     interaction_id: String,
 }
 
+type Checked = (ResolvedPlan, Option<Impact>, Option<IncidentTitle>, Vec<RelatedItem>);
+
+/// The checks both kinds of declaration share: plan, impact, title, and at
+/// most `max_links` related items from the links.
+fn checked(input: &DeclareInput, plans: &PlanCatalog, max_links: usize) -> Result<Checked, Refusal> {
+    let plan = plans.resolve(input.plan.as_deref())?;
+    let impact = input.impact.map(Impact::new).transpose()?;
+    let title = input.title.as_deref().map(IncidentTitle::parse).transpose()?;
+    let related_items = parse_links(input.links.as_deref().unwrap_or_default(), max_links)?;
+    Ok((plan, impact, title, related_items))
+}
+
 impl Declaration {
     /// Checks and resolves everything; see the module doc.
     pub fn build(
@@ -171,12 +183,9 @@ impl Declaration {
         source: &IncidentSource,
         origin: Origin,
     ) -> Result<Self, Refusal> {
-        let plan = plans.resolve(input.plan.as_deref())?;
-        let impact = input.impact.map(Impact::new).transpose()?;
-        let title = input.title.as_deref().map(IncidentTitle::parse).transpose()?;
-        let channel = RelatedItem::url(origin.channel_url(), origin.channel_title());
         // One slot of the service's 100 is the channel link.
-        let mut related_items = parse_links(input.links.as_deref().unwrap_or_default(), MAX_RELATED_ITEMS - 1)?;
+        let (plan, impact, title, mut related_items) = checked(input, plans, MAX_RELATED_ITEMS - 1)?;
+        let channel = RelatedItem::url(origin.channel_url(), origin.channel_title());
         if !related_items.iter().any(|i| i.same_target(&channel)) {
             related_items.push(channel);
         }
@@ -211,10 +220,7 @@ impl Declaration {
         user: &str,
         now: SystemTime,
     ) -> Result<Self, Refusal> {
-        let plan = plans.resolve(input.plan.as_deref())?;
-        let impact = input.impact.map(Impact::new).transpose()?;
-        let title = input.title.as_deref().map(IncidentTitle::parse).transpose()?;
-        let related_items = parse_links(input.links.as_deref().unwrap_or_default(), MAX_RELATED_ITEMS)?;
+        let (plan, impact, title, related_items) = checked(input, plans, MAX_RELATED_ITEMS)?;
         let nanos = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_nanos());
         let raw_data =
             serde_json::json!({"declaredWith": "incident-bot declare", "user": truncate(user, 200)}).to_string();
