@@ -10,7 +10,17 @@
 //! ack latency (dispatch → the fake receives the interaction callback) and
 //! declare latency (dispatch → the fake receives the edit with the outcome),
 //! p50 / p99 / max; interactions never answered; duplicates; peak RSS
-//! (VmHWM). Knobs: LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200".
+//! (VmHWM). Then the probe phase: 200 declarations held 3 s by Incident
+//! Manager, and while they wait, 100 more sent one at a time: their ack
+//! latency is the figure for "interactions arriving while 200 are in flight".
+//!
+//! Knobs: LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! LOADGEN_IN_FLIGHT=200 (0 skips the probe phase), LOADGEN_FLOOR=0 (skip the
+//! floor), LOADGEN_BOT_LOG (the bots' RUST_LOG, default `warn`),
+//! LOADGEN_BOT_WRAPPER (a profiler to run incident-bot under, e.g.
+//! `heaptrack`), LOADGEN_BOT_ENV (`K=V …` for incident-bot, e.g. allocator
+//! tunables), LOADGEN_EXTRA_CONFIG (TOML appended to incident-bot's config, after its
+//! `[limits]` table: for experiments such as `max_concurrent_declarations`).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../tests/it/fake_discord.rs"]
@@ -20,6 +30,7 @@ mod fake_incident_manager;
 #[path = "../tests/it/http.rs"]
 mod http;
 
+use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -61,8 +72,23 @@ struct Run {
 struct Report {
     startup: Duration,
     idle_rss_kb: u64,
+    /// The heap-and-stacks part of the idle RSS (the rest is mapped files:
+    /// the binary's code and the shared libraries).
+    idle_anon_kb: u64,
     peak_rss_kb: u64,
     runs: Vec<Run>,
+    /// The probe phase, and the fewest background declarations still
+    /// waiting when a probe was acknowledged.
+    probe: Option<(Run, usize)>,
+}
+
+/// The probe phase: `probes` interactions sent one at a time while
+/// `in_flight` declarations wait `hold_ms` on Incident Manager.
+#[derive(Clone, Copy)]
+struct Probe {
+    in_flight: usize,
+    hold_ms: u64,
+    probes: usize,
 }
 
 fn rss_kb(pid: u32, field: &str) -> u64 {
@@ -90,7 +116,7 @@ fn floor_binary() -> std::path::PathBuf {
     std::path::PathBuf::from(target).join("release/examples/floor")
 }
 
-async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)]) -> Report {
+async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], probe: Option<Probe>) -> Report {
     let discord = FakeDiscord::start(TOKEN).await;
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
@@ -102,26 +128,44 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)]) ->
             "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
              [incident.plans]\npayments = \"{p}\"\n\
              # One user declares everything here: lift the abuse limits.\n\
-             [limits]\nper_user = 100000\nper_guild = 100000\n",
+             [limits]\nper_user = 100000\nper_guild = 100000\n{extra}\n",
             g = fake_discord::GUILD_ID,
             d = discord.api_url,
             r = fim::REGION,
             a = aws.url,
             p = fim::plan_arn("Payments"),
+            extra = if bot == Bot::IncidentBot {
+                std::env::var("LOADGEN_EXTRA_CONFIG").unwrap_or_default()
+            } else {
+                String::new()
+            },
         ),
     )
     .unwrap();
     let started = Instant::now();
     let mut cmd = match bot {
-        Bot::IncidentBot => {
-            let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
-            c.args(["run", "--config", config.to_str().unwrap()]);
-            c
-        }
+        Bot::IncidentBot => match std::env::var("LOADGEN_BOT_WRAPPER") {
+            // A profiler in front of the bot (`heaptrack`, `valgrind --tool=…`):
+            // its own figures are then what matters, not the table's.
+            Ok(wrapper) => {
+                let mut words = wrapper.split_whitespace();
+                let mut c = tokio::process::Command::new(words.next().expect("LOADGEN_BOT_WRAPPER"));
+                c.args(words).arg(env!("CARGO_BIN_EXE_incident-bot")).args([
+                    "run",
+                    "--config",
+                    config.to_str().unwrap(),
+                ]);
+                c
+            }
+            Err(_) => {
+                let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+                c.args(["run", "--config", config.to_str().unwrap()]);
+                c
+            }
+        },
         Bot::Floor => tokio::process::Command::new(floor),
     };
-    let mut child = cmd
-        .env_clear()
+    cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", &dir)
         .env("DISCORD_TOKEN", TOKEN)
@@ -130,64 +174,72 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)]) ->
         .env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY)
         .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
         .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the bot");
+        .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
+    if let Ok(vars) = std::env::var("LOADGEN_BOT_ENV") {
+        for (k, v) in vars.split_whitespace().filter_map(|kv| kv.split_once('=')) {
+            cmd.env(k, v);
+        }
+    }
+    let mut child =
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start the bot");
     let pid = child.id().unwrap();
     discord.wait_commands().await;
     let mut report = Report { startup: started.elapsed(), ..Report::default() };
     // Idle: let start-up allocations settle, then read the resident set.
     tokio::time::sleep(Duration::from_secs(2)).await;
     report.idle_rss_kb = rss_kb(pid, "VmRSS:");
+    report.idle_anon_kb = rss_kb(pid, "RssAnon:");
 
     for &(n, delay_ms) in scenarios {
         aws.set_delay(Duration::from_millis(delay_ms));
         let before = aws.incidents().len();
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
-            let options = json!([{"name": "plan", "type": 3, "value": "payments"}, {"name": "title", "type": 3, "value": format!("Load {i}")}]);
-            ids.push(discord.dispatch_interaction(fake_discord::incident_command(options)).await);
+            ids.push(discord.dispatch_interaction(declaration(&format!("Load {i}"))).await);
         }
-        let deadline = Instant::now() + WAIT;
         let mut run = Run { n, delay_ms, ..Run::default() };
-        let done = |s: &fake_discord::State| ids.iter().filter(|id| !s.edits(**id).is_empty()).count();
-        loop {
-            if discord.with_state(done) == n || Instant::now() > deadline {
-                break;
-            }
-            let _ = tokio::time::timeout(
-                Duration::from_millis(100),
-                discord.wait_for("progress", |s| (done(s) == n).then_some(())),
-            )
-            .await;
-        }
-        discord.with_state(|s| {
-            for id in &ids {
-                let callbacks = s.callbacks(*id);
-                if let Some((_, after)) = callbacks.first() {
-                    run.ack.push(*after);
-                }
-                let edit = s.events.iter().find_map(|e| match e {
-                    Event::Edit { interaction, after, .. } if interaction == id => Some(*after),
-                    _ => None,
-                });
-                match edit {
-                    Some(after) => run.declare.push(after),
-                    None => run.lost += 1,
-                }
-            }
-            run.duplicated += s.rejected().iter().filter(|e| matches!(e, Event::Rejected { status: 400, .. })).count();
-        });
+        let answered = wait_answered(&discord, &ids).await;
+        collect(&discord, &ids, &answered, &mut run);
         if bot == Bot::IncidentBot {
-            let incidents = aws.incidents().len() - before;
-            run.incidents = incidents;
-            run.duplicated += incidents.saturating_sub(n);
-            run.lost = run.lost.max(n.saturating_sub(incidents));
+            count_incidents(&aws, before, &mut run);
         }
         report.runs.push(run);
+        settle(&discord, &aws).await;
+    }
+
+    if let Some(probe) = probe {
+        // Interactions arriving while `in_flight` declarations wait on AWS:
+        // the background is acknowledged first, then each probe is sent
+        // alone, the next one once the previous was acknowledged.
+        aws.set_delay(Duration::from_millis(probe.hold_ms));
+        let before = aws.incidents().len();
+        let mut background = Vec::with_capacity(probe.in_flight);
+        for _ in 0..probe.in_flight {
+            background.push(discord.dispatch_interaction(declaration(&format!("hold {}", probe.hold_ms))).await);
+        }
+        let acked = |s: &fake_discord::State| background.iter().all(|id| !s.callbacks(*id).is_empty());
+        discord.wait_for("the background declarations acknowledged", |s| acked(s).then_some(())).await;
+        let mut probes = Vec::with_capacity(probe.probes);
+        let mut min_in_flight = usize::MAX;
+        for i in 0..probe.probes {
+            let id = discord.dispatch_interaction(declaration(&format!("Probe {i}"))).await;
+            discord.wait_callback(id).await;
+            probes.push(id);
+            let waiting = discord.with_state(|s| background.iter().filter(|b| s.edits(**b).is_empty()).count());
+            min_in_flight = min_in_flight.min(waiting);
+        }
+        let all: Vec<u64> = background.iter().chain(&probes).copied().collect();
+        let answered = wait_answered(&discord, &all).await;
+        let mut run = Run { n: all.len(), delay_ms: probe.hold_ms, ..Run::default() };
+        collect(&discord, &all, &answered, &mut run);
+        if bot == Bot::IncidentBot {
+            count_incidents(&aws, before, &mut run);
+        }
+        // Only the probes' acknowledgements are the figure.
+        run.ack =
+            discord.with_state(|s| probes.iter().filter_map(|id| s.callbacks(*id).first().map(|c| c.1)).collect());
+        report.probe = Some((run, min_in_flight));
+        settle(&discord, &aws).await;
     }
     report.peak_rss_kb = rss_kb(pid, "VmHWM:");
     let _ = child.start_kill();
@@ -195,8 +247,85 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)]) ->
     report
 }
 
-fn ms(d: Duration) -> String {
-    format!("{:.2}", d.as_secs_f64() * 1000.0)
+/// Waits until the bot has gone quiet (no request to either fake for a
+/// second): a burst's follow-ups (timeline events, threads) outlast its
+/// answers, and the next phase should not be measured on top of them.
+async fn settle(discord: &FakeDiscord, aws: &FakeIncidentManager) {
+    let seen = || (discord.with_state(|s| s.events.len()), aws.request_count());
+    let (mut last, mut quiet_since) = (seen(), Instant::now());
+    let deadline = Instant::now() + WAIT;
+    while quiet_since.elapsed() < Duration::from_secs(1) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = seen();
+        if now != last {
+            (last, quiet_since) = (now, Instant::now());
+        }
+    }
+}
+
+/// A `/incident` for the payments plan with `title`.
+fn declaration(title: &str) -> serde_json::Value {
+    fake_discord::incident_command(json!([
+        {"name": "plan", "type": 3, "value": "payments"},
+        {"name": "title", "type": 3, "value": title},
+    ]))
+}
+
+/// Waits until every interaction in `ids` has an edit of its reply (or the
+/// benchmark's patience runs out); returns when each was first edited.
+///
+/// Reads only the events recorded since the last look, so that watching a
+/// 1000-interaction burst does not hold the fake's lock for long.
+async fn wait_answered(discord: &FakeDiscord, ids: &[u64]) -> HashMap<u64, Duration> {
+    let mut pending: HashSet<u64> = ids.iter().copied().collect();
+    let mut answered = HashMap::with_capacity(ids.len());
+    let mut cursor = 0;
+    let deadline = Instant::now() + WAIT;
+    while !pending.is_empty() && Instant::now() < deadline {
+        discord.with_state(|s| {
+            for e in &s.events[cursor..] {
+                if let Event::Edit { interaction, after, .. } = e
+                    && pending.remove(interaction)
+                {
+                    answered.insert(*interaction, *after);
+                }
+            }
+            cursor = s.events.len();
+        });
+        // Polling, not synchronisation: the fake timestamps every event itself.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    answered
+}
+
+/// Fills `run` with the acknowledgement and answer times of `ids`.
+fn collect(discord: &FakeDiscord, ids: &[u64], answered: &HashMap<u64, Duration>, run: &mut Run) {
+    discord.with_state(|s| {
+        let mut first_callback = HashMap::with_capacity(ids.len());
+        for e in &s.events {
+            if let Event::Callback { interaction, after, .. } = e {
+                first_callback.entry(*interaction).or_insert(*after);
+            }
+        }
+        for id in ids {
+            if let Some(after) = first_callback.get(id) {
+                run.ack.push(*after);
+            }
+            match answered.get(id) {
+                Some(after) => run.declare.push(*after),
+                None => run.lost += 1,
+            }
+        }
+        run.duplicated += s.rejected().iter().filter(|e| matches!(e, Event::Rejected { status: 400, .. })).count();
+    });
+}
+
+/// Incidents created since `before`: one per interaction, no more, no less.
+fn count_incidents(aws: &FakeIncidentManager, before: usize, run: &mut Run) {
+    let incidents = aws.incidents().len() - before;
+    run.incidents = incidents;
+    run.duplicated += incidents.saturating_sub(run.n);
+    run.lost = run.lost.max(run.n.saturating_sub(incidents));
 }
 
 fn main() {
@@ -208,10 +337,21 @@ fn main() {
             Some((n.trim().parse().ok()?, d.trim().parse().ok()?))
         })
         .collect();
-    let floor = floor_binary();
+    let in_flight: usize = std::env::var("LOADGEN_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
+    let probe = (in_flight > 0).then_some(Probe { in_flight, hold_ms: 3000, probes: 100 });
+    let with_floor = std::env::var("LOADGEN_FLOOR").map_or(true, |v| v != "0");
+    let floor = if with_floor { floor_binary() } else { std::path::PathBuf::new() };
+    // The fakes compile their schemas once per process; do it before either
+    // bot is timed, not during the first one's start-up.
+    fake_discord::warm_up();
+    fim::warm_up();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios));
-    let base = rt.block_on(bench(Bot::Floor, &floor, &scenarios));
+    let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe));
+    let base = if with_floor {
+        rt.block_on(bench(Bot::Floor, &floor, &scenarios, probe))
+    } else {
+        Report { runs: vec![Run::default(); bot.runs.len()], ..Report::default() }
+    };
     let size = std::fs::metadata(env!("CARGO_BIN_EXE_incident-bot")).map(|m| m.len()).unwrap_or(0);
 
     println!();
@@ -219,10 +359,27 @@ fn main() {
         "incident-bot load benchmark ({} cores; fakes on loopback)",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
-    println!("{:<44} {:>14} {:>12} {:>8}", "metric", Bot::IncidentBot.name(), Bot::Floor.name(), "ratio");
+    println!("{:<48} {:>14} {:>12} {:>8}", "metric", Bot::IncidentBot.name(), Bot::Floor.name(), "ratio");
     let row = |name: String, a: f64, b: f64, unit: &str| {
         let ratio = if b > 0.0 { format!("{:.2}", a / b) } else { "-".to_owned() };
-        println!("{:<44} {:>11.2} {unit:<2} {:>9.2} {unit:<2} {:>8}", name, a, b, ratio);
+        println!("{:<48} {:>11.2} {unit:<2} {:>9.2} {unit:<2} {:>8}", name, a, b, ratio);
+    };
+    let latencies = |tag: &str, what: &str, a: &[Duration], b: &[Duration]| {
+        for (p, label) in [(50.0, "p50"), (99.0, "p99"), (100.0, "max")] {
+            row(format!("{tag}: {what} {label}"), pct(a, p).as_secs_f64() * 1e3, pct(b, p).as_secs_f64() * 1e3, "ms");
+        }
+    };
+    let outcome = |tag: &str, r: &Run, f: &Run| {
+        println!(
+            "{:<48} incidents {} · lost {} · duplicated {} (floor: lost {} · duplicated {})",
+            format!("{tag}: outcome"),
+            r.incidents,
+            r.lost,
+            r.duplicated,
+            f.lost,
+            f.duplicated
+        );
+        r.lost > 0 || r.duplicated > 0 || r.incidents != r.n
     };
     row(
         "start-up to commands registered".into(),
@@ -231,32 +388,28 @@ fn main() {
         "ms",
     );
     row("idle RSS".into(), bot.idle_rss_kb as f64 / 1024.0, base.idle_rss_kb as f64 / 1024.0, "MB");
+    row(
+        "  of which anonymous (heap, stacks)".into(),
+        bot.idle_anon_kb as f64 / 1024.0,
+        base.idle_anon_kb as f64 / 1024.0,
+        "MB",
+    );
     row("peak RSS (VmHWM)".into(), bot.peak_rss_kb as f64 / 1024.0, base.peak_rss_kb as f64 / 1024.0, "MB");
     let mut failed = false;
     for (r, f) in bot.runs.iter().zip(&base.runs) {
         let tag = format!("N={} AWS {}ms", r.n, r.delay_ms);
-        for (what, a, b) in [("ack", &r.ack, &f.ack), ("declare", &r.declare, &f.declare)] {
-            for (p, label) in [(50.0, "p50"), (99.0, "p99"), (100.0, "max")] {
-                row(
-                    format!("{tag}: {what} {label}"),
-                    pct(a, p).as_secs_f64() * 1e3,
-                    pct(b, p).as_secs_f64() * 1e3,
-                    "ms",
-                );
-            }
-        }
-        println!(
-            "{:<44} incidents {} · lost {} · duplicated {} (floor: lost {} · duplicated {})",
-            format!("{tag}: outcome"),
-            r.incidents,
-            r.lost,
-            r.duplicated,
-            f.lost,
-            f.duplicated
-        );
-        failed |= r.lost > 0 || r.duplicated > 0 || r.incidents != r.n;
+        latencies(&tag, "ack", &r.ack, &f.ack);
+        latencies(&tag, "declare", &r.declare, &f.declare);
+        failed |= outcome(&tag, r, f);
     }
-    println!("{:<44} {:>11.2} MB", "release binary (stripped)", size as f64 / 1_048_576.0);
+    if let (Some(p), Some((r, least))) = (probe, &bot.probe) {
+        let (f, f_least) = base.probe.clone().unwrap_or_default();
+        let tag = format!("{} probes, {} in flight", p.probes, p.in_flight);
+        latencies(&tag, "ack", &r.ack, &f.ack);
+        println!("{:<48} {least:>11} {:>12} (fewest still waiting on AWS)", format!("{tag}: in flight"), f_least);
+        failed |= outcome(&tag, r, &f);
+    }
+    println!("{:<48} {:>11.2} MB", "release binary (stripped)", size as f64 / 1_048_576.0);
     if failed {
         eprintln!("FAILED: an interaction was lost or duplicated");
         std::process::exit(1);

@@ -1,7 +1,8 @@
 //! The benchmark's floor: the least a serenity bot can do for a slash
 //! command — register it, defer each interaction, then edit the reply with a
 //! fixed text. Same serenity features and proxy settings as incident-bot, no
-//! AWS, no validation. `cargo bench --bench loadgen` runs it beside the real
+//! AWS, no validation; a title of `hold <ms>` waits that long before the
+//! edit, standing in for the AWS call in the benchmark's probe phase. `cargo bench --bench loadgen` runs it beside the real
 //! bot so figures can be read as ratios on a shared machine.
 //!
 //! Environment: DISCORD_TOKEN, DISCORD_API_URL (origin of the REST API),
@@ -32,6 +33,12 @@ impl EventHandler for Floor {
         if let Interaction::Command(cmd) = interaction
             && cmd.defer(&ctx.http).await.is_ok()
         {
+            // The benchmark's stand-in for a slow AWS call: a title of
+            // `hold <ms>` waits that long before answering.
+            let hold = cmd.data.options.iter().find_map(|o| o.value.as_str()?.strip_prefix("hold ")?.parse().ok());
+            if let Some(ms) = hold {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+            }
             let _ = cmd.edit_response(&ctx.http, EditInteractionResponse::new().content("declared")).await;
         }
     }

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use aws_config::SdkConfig;
 use secrecy::ExposeSecret;
 use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::config::Config;
 use crate::directory::PlanDirectory;
-use crate::discord::handler::{Handler, HandlerConfig};
+use crate::discord::handler::{Gateway, Handler, HandlerConfig};
 use crate::incident_manager::IncidentManager;
 use crate::observe::{self, Health, Metrics};
 
@@ -88,8 +88,10 @@ pub async fn run(
         http = http.proxy(api_origin(api)).ratelimiter_disabled(true);
     }
     // Interactions arrive whatever the intents; the bot needs no others.
-    let mut client =
-        ClientBuilder::new_with_http(http.build(), GatewayIntents::empty()).event_handler_arc(handler.clone()).await?;
+    let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::empty())
+        .event_handler(Gateway(handler.clone()))
+        .await?;
+    debug!(ms = crate::telemetry::since_start().as_secs_f64() * 1e3, "start-up: Discord client built");
     let shards = client.shard_manager.clone();
     health.watch(shards.clone());
     tokio::spawn(async move {

@@ -10,6 +10,7 @@ use incident_bot::operator::DeclareArgs;
 use incident_bot::{app, incident_manager, operator, telemetry};
 
 fn main() -> ExitCode {
+    telemetry::mark_start();
     let cli = Cli::parse();
     let env = |k: &str| std::env::var(k).ok();
     let path = cli.config.as_deref();
@@ -57,7 +58,9 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[tokio::main]
 async fn run(config: Config) -> ExitCode {
+    tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: runtime ready");
     let sdk = incident_manager::sdk_config(&config.aws, None).await;
+    tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: AWS configuration loaded");
     match app::run(config, &sdk, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

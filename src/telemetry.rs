@@ -1,6 +1,21 @@
 //! Logging: `tracing` to stderr, filtered by `RUST_LOG` or `[log] filter`.
 
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
 use tracing_subscriber::EnvFilter;
+
+static STARTED: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+/// Marks the process start; call first thing in `main`.
+pub fn mark_start() {
+    LazyLock::force(&STARTED);
+}
+
+/// Time since [`mark_start`] (or since the first call, if it was never made).
+pub fn since_start() -> Duration {
+    STARTED.elapsed()
+}
 
 /// Installs the global subscriber: text, or one JSON object per line.
 /// `RUST_LOG`, when set, wins over `filter`; an invalid filter falls back to

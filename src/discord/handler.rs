@@ -46,6 +46,15 @@ const DEDUPE_SWEEP_AT: usize = 4096;
 const REGISTER_ATTEMPTS: u32 = 5;
 /// Attempts to deliver an outcome to Discord on 429, 5xx or network errors.
 const DELIVERY_ATTEMPTS: u32 = 4;
+/// At most this many first answers to interactions in flight to Discord. At
+/// 100 ms a request that is 640 a second, far inside the 3 s rule for any
+/// burst a team produces.
+const ACK_LANE: usize = 64;
+/// At most this many outcome edits (or fallback channel posts) in flight.
+const REPLY_LANE: usize = 32;
+/// At most this many declarations doing their follow-ups (timeline event,
+/// thread) at once (fewer if `max_concurrent_declarations` is below 64).
+const FOLLOWUP_LANE: usize = 16;
 
 /// The parts of the configuration the handler uses.
 #[derive(Debug)]
@@ -82,10 +91,20 @@ pub struct Handler {
     draining: AtomicBool,
     /// Interactions being handled now.
     in_flight: watch::Sender<usize>,
-    /// Bounds the declarations talking to AWS at once, and so the
-    /// connections, buffers and CPU a burst can take; acknowledgements never
-    /// wait for it.
+    /// Bounds the StartIncident calls in flight, and so the connections,
+    /// buffers and CPU a burst can take; acknowledgements never wait for it.
     aws_permits: tokio::sync::Semaphore,
+    /// Bounds the declarations doing their follow-ups (timeline event,
+    /// thread) at once: a separate, smaller pool, so that during a burst
+    /// follow-ups never queue ahead of a declaration still waiting for its
+    /// StartIncident, and hold a bounded share of connections and memory.
+    followup_permits: tokio::sync::Semaphore,
+    /// Bounds the first answers (acknowledgements, refusals) being sent to
+    /// Discord at once, and [`Self::reply_lane`] the outcome edits: a burst
+    /// then reuses a few dozen connections instead of opening one per
+    /// interaction, and an outcome never waits behind an acknowledgement.
+    ack_lane: tokio::sync::Semaphore,
+    reply_lane: tokio::sync::Semaphore,
 }
 
 /// Decrements the in-flight count when an interaction is done, however it ends.
@@ -124,6 +143,9 @@ impl Handler {
             draining: AtomicBool::new(false),
             in_flight: watch::channel(0).0,
             aws_permits: tokio::sync::Semaphore::new(limits.max_concurrent),
+            followup_permits: tokio::sync::Semaphore::new(limits.max_concurrent.div_ceil(4).min(FOLLOWUP_LANE)),
+            ack_lane: tokio::sync::Semaphore::new(ACK_LANE),
+            reply_lane: tokio::sync::Semaphore::new(REPLY_LANE),
         }
     }
 
@@ -141,7 +163,7 @@ impl Handler {
         if !self.draining.load(Ordering::SeqCst) {
             return false;
         }
-        let _ = Self::reply_private(ctx, cmd, render::shutting_down()).await;
+        let _ = self.reply_private(ctx, cmd, render::shutting_down()).await;
         true
     }
 
@@ -171,7 +193,8 @@ impl Handler {
     }
 
     /// A private answer as the first response to `cmd`.
-    async fn reply_private(ctx: &Context, cmd: &CommandInteraction, text: String) -> serenity::Result<()> {
+    async fn reply_private(&self, ctx: &Context, cmd: &CommandInteraction, text: String) -> serenity::Result<()> {
+        let _lane = self.ack_lane.acquire().await;
         let reply = CreateInteractionResponseMessage::new()
             .content(text)
             .ephemeral(true)
@@ -184,7 +207,7 @@ impl Handler {
         if let Err(denied) = self.access.check(&caller) {
             info!(outcome = "refused", reason = %denied, "declaration refused by [access]");
             self.metrics.declaration("refused", "");
-            if let Err(e) = Self::reply_private(ctx, cmd, render::denied(&denied)).await {
+            if let Err(e) = Box::pin(self.reply_private(ctx, cmd, render::denied(&denied))).await {
                 warn!(error = %e, "could not send the refusal");
             }
             return;
@@ -205,7 +228,7 @@ impl Handler {
                 Err(refusal) => {
                     info!(outcome = "invalid", reason = %refusal, "declaration refused");
                     self.metrics.declaration("invalid", "");
-                    if let Err(e) = Self::reply_private(ctx, cmd, render::refusal(&refusal)).await {
+                    if let Err(e) = Box::pin(self.reply_private(ctx, cmd, render::refusal(&refusal))).await {
                         warn!(error = %e, "could not send the refusal");
                     }
                     return;
@@ -214,13 +237,17 @@ impl Handler {
         if let Err(limited) = self.limiter.try_acquire(caller.user_id, caller.guild_id, Instant::now()) {
             info!(outcome = "rate_limited", scope = ?limited.scope, "declaration refused by [limits]");
             self.metrics.declaration("rate_limited", "");
-            if let Err(e) = Self::reply_private(ctx, cmd, render::limited(&limited)).await {
+            if let Err(e) = Box::pin(self.reply_private(ctx, cmd, render::limited(&limited))).await {
                 warn!(error = %e, "could not send the refusal");
             }
             return;
         }
         // Acknowledge first: StartIncident may take longer than Discord's 3 s.
-        if let Err(e) = cmd.defer(&ctx.http).await {
+        let acked = {
+            let _lane = self.ack_lane.acquire().await;
+            Box::pin(cmd.defer(&ctx.http)).await
+        };
+        if let Err(e) = acked {
             error!(error = %e, "could not acknowledge the interaction; nothing was declared");
             self.metrics.declaration("not_acknowledged", "");
             return;
@@ -231,20 +258,24 @@ impl Handler {
         // the background), so it never delays the declaration.
         let open = match self.incident.duplicate_window {
             Some(_) => {
-                Some(self.open_incidents.recent(&self.backend, Duration::from_secs(2), Duration::from_secs(10)).await)
+                let recent = self.open_incidents.recent(&self.backend, Duration::from_secs(2), Duration::from_secs(10));
+                Some(Box::pin(recent).await)
             }
             None => None,
         };
+        // The large futures (the SDK call, the Discord edits) are boxed: they
+        // then take memory only while they run, not while a declaration of a
+        // burst waits for its turn.
         let outcome = {
             let _permit = self.aws_permits.acquire().await;
-            self.backend.start_incident(&declaration).await
+            Box::pin(self.backend.start_incident(&declaration)).await
         };
         let region = self.backend.region();
         let arn = match outcome {
             Ok(arn) => arn,
             Err(e) => {
                 self.metrics.declaration("aws_error", e.code());
-                deliver(ctx, cmd, render::failed(&e, &declaration, region), vec![]).await;
+                Box::pin(self.deliver(ctx, cmd, render::failed(&e, &declaration, region), vec![])).await;
                 self.metrics.declared(started.elapsed());
                 warn!(
                     outcome = "aws_error",
@@ -264,6 +295,20 @@ impl Handler {
         let console = render::console_for(&arn, region);
         let buttons = render::confirmation_buttons(&console, false);
         let embed = render::declared_with(&declaration, &arn, region, &extras);
+        self.metrics.declaration("ok", "");
+        let message = Box::pin(self.deliver(ctx, cmd, embed, buttons.clone())).await;
+        self.metrics.declared(started.elapsed());
+        info!(
+            outcome = "ok",
+            incident = arn.as_str(),
+            plan = declaration.plan.label,
+            ack_ms,
+            total_ms = millis(started.elapsed()),
+            "incident declared"
+        );
+
+        // Follow-ups: the declaration is in the timeline, the thread is open.
+        let _permit = self.followup_permits.acquire().await;
         let event = format!(
             "Declared from Discord by {} in {}",
             declaration.origin.user_name,
@@ -274,34 +319,28 @@ impl Handler {
                 .map_or_else(|| "a direct message".to_owned(), |c| format!("#{c}"))
         );
         let event_token = format!("{}-declared", declaration.client_token);
-        let timeline = async {
-            let _permit = self.aws_permits.acquire().await;
-            self.backend.add_timeline_event(&arn, &event, declaration.trigger.timestamp, &event_token).await
+        let timeline =
+            Box::pin(self.backend.add_timeline_event(&arn, &event, declaration.trigger.timestamp, &event_token));
+        let thread = async {
+            match (&message, declaration.origin.guild_id) {
+                (Some(message), Some(_)) if self.incident.create_thread => {
+                    Some(Box::pin(self.open_thread(ctx, &declaration, &arn, message)).await)
+                }
+                _ => None,
+            }
         };
-        self.metrics.declaration("ok", "");
-        let (message, timeline) = tokio::join!(deliver(ctx, cmd, embed, buttons.clone()), timeline);
-        self.metrics.declared(started.elapsed());
-        info!(
-            outcome = "ok",
-            incident = arn.as_str(),
-            plan = declaration.plan.label,
-            ack_ms,
-            total_ms = millis(started.elapsed()),
-            "incident declared"
-        );
+        let (timeline, thread) = tokio::join!(timeline, thread);
         if let Err(e) = timeline {
             warn!(code = e.code(), "could not add the declaration to the incident's timeline");
         }
-        if self.incident.create_thread
-            && let (Some(message), Some(_)) = (message, declaration.origin.guild_id)
-        {
-            extras.thread = Some(self.open_thread(ctx, &declaration, &arn, &message).await);
+        if let Some(thread) = thread {
+            extras.thread = Some(thread);
             let embed = render::declared_with(&declaration, &arn, region, &extras);
             let edit = EditInteractionResponse::new()
                 .embed(embed)
                 .components(buttons)
                 .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(e) = cmd.edit_response(&ctx.http, edit).await {
+            if let Err(e) = Box::pin(cmd.edit_response(&ctx.http, edit)).await {
                 warn!(error = %e, "could not show the thread on the confirmation");
             }
         }
@@ -340,10 +379,8 @@ impl Handler {
             })?;
         let url = format!("https://discord.com/channels/{}/{}", d.origin.guild_id.unwrap_or_default(), thread.id.get());
         let item = RelatedItem::url(url, truncate(&format!("Discord thread {name}"), 200));
-        let linked = {
-            let _permit = self.aws_permits.acquire().await;
-            self.backend.add_related_item(arn, &item, &format!("{}-thread", d.client_token)).await
-        };
+        // (Under the caller's follow-up permit.)
+        let linked = self.backend.add_related_item(arn, &item, &format!("{}-thread", d.client_token)).await;
         if let Err(e) = linked {
             warn!(code = e.code(), "could not add the thread to the incident's related items");
         }
@@ -378,60 +415,71 @@ impl Handler {
         error!("internal error (panic) while handling /incident");
         self.metrics.declaration("internal_error", "");
         let text = render::internal_error();
-        if Self::reply_private(ctx, cmd, text.clone()).await.is_err() {
+        if Box::pin(self.reply_private(ctx, cmd, text.clone())).await.is_err() {
             // Already acknowledged: replace the "thinking…" reply instead.
-            deliver(ctx, cmd, render::internal_error_embed(), vec![]).await;
+            Box::pin(self.deliver(ctx, cmd, render::internal_error_embed(), vec![])).await;
         }
     }
 }
 
-/// Puts the outcome in the channel: edits the deferred reply, retrying on
-/// rate limits and transient errors; when the reply cannot be edited (the
-/// 15-minute token expired, or it was deleted), posts a channel message.
-async fn deliver(
-    ctx: &Context,
-    cmd: &CommandInteraction,
-    embed: CreateEmbed,
-    components: Vec<CreateActionRow>,
-) -> Option<Message> {
-    let mut delay = Duration::from_secs(1);
-    for attempt in 1..=DELIVERY_ATTEMPTS {
-        let edit = EditInteractionResponse::new()
-            .embed(embed.clone())
-            .components(components.clone())
-            .allowed_mentions(CreateAllowedMentions::new());
-        match cmd.edit_response(&ctx.http, edit).await {
-            Ok(m) => return Some(m),
-            Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
-                warn!(error = %e, attempt, "could not edit the reply; retrying");
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => {
-                warn!(error = %e, "could not edit the reply; posting the outcome to the channel");
-                break;
-            }
-        }
-    }
-    let mut delay = Duration::from_secs(1);
-    for attempt in 1..=DELIVERY_ATTEMPTS {
-        let msg = CreateMessage::new()
-            .embed(embed.clone())
-            .components(components.clone())
-            .allowed_mentions(CreateAllowedMentions::new());
-        match cmd.channel_id.send_message(&ctx.http, msg).await {
-            Ok(m) => return Some(m),
-            Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
-                tokio::time::sleep(delay).await;
-                delay *= 2;
-            }
-            Err(e) => {
-                error!(error = %e, "could not report the outcome to Discord; the log line above has it");
-                return None;
+impl Handler {
+    /// Puts the outcome in the channel: edits the deferred reply, retrying on
+    /// rate limits and transient errors; when the reply cannot be edited (the
+    /// 15-minute token expired, or it was deleted), posts a channel message.
+    async fn deliver(
+        &self,
+        ctx: &Context,
+        cmd: &CommandInteraction,
+        embed: CreateEmbed,
+        components: Vec<CreateActionRow>,
+    ) -> Option<Message> {
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=DELIVERY_ATTEMPTS {
+            let edit = EditInteractionResponse::new()
+                .embed(embed.clone())
+                .components(components.clone())
+                .allowed_mentions(CreateAllowedMentions::new());
+            let edited = {
+                let _lane = self.reply_lane.acquire().await;
+                cmd.edit_response(&ctx.http, edit).await
+            };
+            match edited {
+                Ok(m) => return Some(m),
+                Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
+                    warn!(error = %e, attempt, "could not edit the reply; retrying");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    warn!(error = %e, "could not edit the reply; posting the outcome to the channel");
+                    break;
+                }
             }
         }
+        let mut delay = Duration::from_secs(1);
+        for attempt in 1..=DELIVERY_ATTEMPTS {
+            let msg = CreateMessage::new()
+                .embed(embed.clone())
+                .components(components.clone())
+                .allowed_mentions(CreateAllowedMentions::new());
+            let posted = {
+                let _lane = self.reply_lane.acquire().await;
+                cmd.channel_id.send_message(&ctx.http, msg).await
+            };
+            match posted {
+                Ok(m) => return Some(m),
+                Err(e) if attempt < DELIVERY_ATTEMPTS && transient(&e) => {
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+                Err(e) => {
+                    error!(error = %e, "could not report the outcome to Discord; the log line above has it");
+                    return None;
+                }
+            }
+        }
+        None
     }
-    None
 }
 
 /// Whole milliseconds, as a number log shippers index.
@@ -471,10 +519,15 @@ fn transient(e: &serenity::Error) -> bool {
     }
 }
 
-#[async_trait]
-impl EventHandler for Handler {
+/// The gateway's events, as [`Gateway`] hands them over.
+impl Handler {
     async fn ready(&self, ctx: Context, ready: Ready) {
-        info!(user = %ready.user.name, guilds = ready.guilds.len(), "connected to the Discord gateway");
+        info!(
+            user = %ready.user.name,
+            guilds = ready.guilds.len(),
+            startup_ms = millis(crate::telemetry::since_start()),
+            "connected to the Discord gateway"
+        );
         if self.sessions.fetch_add(1, Ordering::SeqCst) > 0 {
             self.metrics.reconnected();
         }
@@ -490,6 +543,7 @@ impl EventHandler for Handler {
                     info!(
                         scope = if self.guild_ids.is_empty() { "global" } else { "guild" },
                         guilds = ?self.guild_ids,
+                        startup_ms = millis(crate::telemetry::since_start()),
                         "registered /incident"
                     );
                     return;
@@ -504,23 +558,53 @@ impl EventHandler for Handler {
         }
     }
 
-    async fn resume(&self, _: Context, _: serenity::model::event::ResumedEvent) {
+    fn resumed(&self) {
         info!("gateway session resumed");
         self.metrics.reconnected();
+    }
+}
+
+/// serenity's event handler: hands each interaction to its own small task and
+/// returns at once.
+///
+/// serenity runs every event in a task of its own that holds the whole event
+/// dispatch (about 12 KB); a declaration of a burst can wait seconds for its
+/// turn at AWS, and would keep that task alive all along. Our task holds only
+/// the interaction (boxed) and the handler.
+pub struct Gateway(pub Arc<Handler>);
+
+#[async_trait]
+impl EventHandler for Gateway {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        self.0.ready(ctx, ready).await;
+    }
+
+    async fn resume(&self, _: Context, _: serenity::model::event::ResumedEvent) {
+        self.0.resumed();
     }
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         let started = Instant::now();
-        // Counted before the draining check, so a shutdown waits for it.
-        self.in_flight.send_modify(|n| *n += 1);
-        let _in_flight = InFlight(&self.in_flight);
+        let handler = Arc::clone(&self.0);
+        // Counted before the task starts, so a shutdown waits for it.
+        handler.in_flight.send_modify(|n| *n += 1);
+        let interaction = Box::new(interaction);
+        tokio::spawn(async move {
+            let _in_flight = InFlight(&handler.in_flight);
+            Box::pin(handler.interaction(ctx, &interaction, started)).await;
+        });
+    }
+}
+
+impl Handler {
+    async fn interaction(&self, ctx: Context, interaction: &Interaction, started: Instant) {
         match interaction {
             Interaction::Command(cmd) if cmd.data.name == command::NAME => {
                 if !self.first_delivery(cmd.id.get()) {
                     info!(interaction = cmd.id.get(), "repeated delivery of an interaction ignored");
                     return;
                 }
-                if self.refuse_while_draining(&ctx, &cmd).await {
+                if Box::pin(self.refuse_while_draining(&ctx, cmd)).await {
                     return;
                 }
                 let span = info_span!(
@@ -530,28 +614,30 @@ impl EventHandler for Handler {
                     channel = cmd.channel_id.get(),
                     user = cmd.user.id.get()
                 );
-                self.declare_guarded(&ctx, &cmd, started).instrument(span).await;
+                Box::pin(self.declare_guarded(&ctx, cmd, started).instrument(span)).await;
             }
             Interaction::Command(cmd) if cmd.data.name == command::UPDATE_NAME => {
-                if !self.first_delivery(cmd.id.get()) || self.refuse_while_draining(&ctx, &cmd).await {
+                if !self.first_delivery(cmd.id.get()) || Box::pin(self.refuse_while_draining(&ctx, cmd)).await {
                     return;
                 }
                 let span = info_span!("update", interaction = cmd.id.get(), user = cmd.user.id.get());
-                self.update_command(&ctx, &cmd).instrument(span).await;
+                Box::pin(self.update_command(&ctx, cmd).instrument(span)).await;
             }
-            Interaction::Autocomplete(cmd) if cmd.data.name == command::NAME => self.autocomplete(&ctx, &cmd).await,
+            Interaction::Autocomplete(cmd) if cmd.data.name == command::NAME => {
+                Box::pin(self.autocomplete(&ctx, cmd)).await
+            }
             Interaction::Autocomplete(cmd) if cmd.data.name == command::UPDATE_NAME => {
-                self.update_autocomplete(&ctx, &cmd).await;
+                Box::pin(self.update_autocomplete(&ctx, cmd)).await;
             }
             Interaction::Component(c)
                 if c.data.custom_id.starts_with("incident:") && self.first_delivery(c.id.get()) =>
             {
                 let span = info_span!("button", interaction = c.id.get(), user = c.user.id.get());
-                self.component(&ctx, &c).instrument(span).await;
+                Box::pin(self.component(&ctx, c).instrument(span)).await;
             }
             Interaction::Modal(m) if m.data.custom_id.starts_with("incident:") && self.first_delivery(m.id.get()) => {
                 let span = info_span!("dialog", interaction = m.id.get(), user = m.user.id.get());
-                self.modal(&ctx, &m).instrument(span).await;
+                Box::pin(self.modal(&ctx, m).instrument(span)).await;
             }
             _ => {}
         }

@@ -85,6 +85,29 @@ pub struct FakeIncidentManager {
     changed: Arc<watch::Sender<u64>>,
 }
 
+/// Parses the service model and compiles its patterns, which the fake
+/// otherwise does on first use (see `fake_discord::warm_up`).
+#[allow(dead_code)] // used by benches/loadgen.rs
+pub fn warm_up() {
+    fn walk(v: &Value) {
+        match v {
+            Value::Object(o) => {
+                // (Some of the model's patterns are not in Rust's syntax; the
+                // shapes that carry them are never checked.)
+                if let Some(Value::String(p)) = o.get("pattern")
+                    && regex::Regex::new(p).is_ok()
+                {
+                    pattern(p);
+                }
+                o.values().for_each(walk);
+            }
+            Value::Array(a) => a.iter().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(model());
+}
+
 fn model() -> &'static Value {
     static MODEL: OnceLock<Value> = OnceLock::new();
     MODEL.get_or_init(|| serde_json::from_str(include_str!("../fixtures/ssm-incidents-2018-05-10.json")).unwrap())
@@ -165,6 +188,12 @@ impl FakeIncidentManager {
 
     pub fn requests(&self, operation: &str) -> Vec<AwsRequest> {
         self.state.lock().unwrap().requests.iter().filter(|r| r.operation == operation).cloned().collect()
+    }
+
+    /// How many requests have arrived, valid or not.
+    #[allow(dead_code)] // used by benches/loadgen.rs
+    pub fn request_count(&self) -> usize {
+        self.state.lock().unwrap().requests.len()
     }
 
     pub fn incidents(&self) -> Vec<(String, String)> {
