@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_config::SdkConfig;
 use secrecy::ExposeSecret;
@@ -58,7 +59,7 @@ pub async fn run(
     let refresh = config.incident.plans_refresh.map(|ttl| {
         let (directory, backend, health) = (directory.clone(), backend.clone(), health.clone());
         tokio::spawn(async move {
-            health.wait_registered(std::time::Duration::from_secs(30)).await;
+            health.wait_registered(Duration::from_secs(30)).await;
             directory.run_refresh(backend, ttl).await;
         })
     });
@@ -94,6 +95,7 @@ pub async fn run(
     debug!(ms = crate::telemetry::since_start().as_secs_f64() * 1e3, "start-up: Discord client built");
     let shards = client.shard_manager.clone();
     health.watch(shards.clone());
+    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         shutdown.await;
         info!(grace_secs = grace.as_secs(), "shutting down: no new declarations; finishing those in flight");
@@ -103,8 +105,17 @@ pub async fn run(
         }
         info!("closing the gateway connection");
         shards.shutdown_all().await;
+        let _ = stopped_tx.send(());
     });
-    let result = client.start().await;
+    let start = client.start();
+    tokio::pin!(start);
+    let result = tokio::select! {
+        r = &mut start => r,
+        // serenity's client returns once its shards are shut down, except
+        // when none was running (the gateway unreachable, between retries):
+        // then the shutdown is over anyway.
+        Ok(()) = stopped_rx => tokio::time::timeout(Duration::from_secs(2), &mut start).await.unwrap_or(Ok(())),
+    };
     for task in [refresh, server].into_iter().flatten() {
         task.abort();
     }

@@ -281,3 +281,38 @@ async fn a_token_file_readable_by_others_is_warned_about_without_leaking_it() {
         assert!(!stderr.contains(TOKEN), "the token leaked: {stderr}");
     }
 }
+
+/// SIGTERM while the Discord gateway is unreachable still stops the bot:
+/// serenity's shutdown does not end its client when no shard is running, so
+/// the bot must not wait for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_stops_on_sigterm_while_the_gateway_is_down() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let config = temp_file(&format!(
+        "[discord]\nguild_ids = [{}]\napi_url = \"{}\"\n[aws]\nregion = \"{}\"\nendpoint_url = \"{}\"\n\
+         [incident.plans]\npayments = \"{}\"\n[limits]\nshutdown_grace_secs = 1\n",
+        super::fake_discord::GUILD_ID,
+        discord.api_url,
+        fim::REGION,
+        aws.url,
+        fim::plan_arn("Payments")
+    ));
+    let mut child = bot(&["run", "--config", config.to_str().unwrap()])
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    discord.wait_commands().await;
+    discord.break_gateway();
+    // serenity tries to resume (twice), then drops the shard and starts a
+    // new one, which fails too: from then on no shard is running.
+    discord.wait_refused_reconnects(3).await;
+
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
+    assert_eq!(exit.code(), Some(0));
+}

@@ -120,6 +120,8 @@ pub struct State {
     deny_threads: bool,
     /// Close new gateway connections at once (Discord unreachable).
     refuse_gateway: bool,
+    /// Gateway connections turned away while refusing.
+    refused_connections: usize,
     seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
@@ -300,6 +302,11 @@ impl FakeDiscord {
             let id = s.interactions[&interaction].message.expect("no message yet");
             s.messages[&id].clone()
         })
+    }
+
+    /// Waits until the bot has tried `n` times to reconnect to a broken gateway.
+    pub async fn wait_refused_reconnects(&self, n: usize) {
+        self.wait_for("refused gateway reconnections", |s| (s.refused_connections >= n).then_some(())).await;
     }
 
     /// Gateway connections that identified or resumed.
@@ -834,9 +841,15 @@ async fn start_gateway(state: Arc<Mutex<State>>, changed: Arc<watch::Sender<u64>
         let mut session = 0u64;
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
-            if state.lock().unwrap().refuse_gateway {
-                drop(stream);
-                continue;
+            {
+                let mut s = state.lock().unwrap();
+                if s.refuse_gateway {
+                    s.refused_connections += 1;
+                    drop(s);
+                    drop(stream);
+                    changed.send_modify(|v| *v += 1);
+                    continue;
+                }
             }
             session += 1;
             let (state, changed, token) = (state.clone(), changed.clone(), token.clone());
