@@ -57,13 +57,15 @@ impl PlanDirectory {
     }
 }
 
-/// Open incidents, newest first. One refresh at a time: callers that find
-/// a refresh under way wait for it (or, on the declaration path, use the
-/// last list and let it run in the background).
+/// Open incidents, newest first. One refresh at a time, in the background:
+/// callers that need a fresh list wait for it (each at most its own
+/// deadline, all at once), and the declaration path uses the last list.
 #[derive(Debug)]
 pub struct OpenIncidents {
     cached: std::sync::RwLock<(Option<Instant>, Arc<Vec<IncidentSummary>>)>,
     refreshing: Arc<Mutex<()>>,
+    /// Bumped after each refresh, whether it worked or not.
+    refreshed: tokio::sync::watch::Sender<u64>,
     /// Default age after which [`OpenIncidents::get`] refreshes.
     pub max_age: Duration,
 }
@@ -71,11 +73,16 @@ pub struct OpenIncidents {
 /// Most open incidents fetched for autocomplete and duplicate checks.
 const OPEN_INCIDENTS_LIMIT: usize = 200;
 
+/// How long a background refresh may take before it is given up (the next
+/// caller starts another).
+const REFRESH_TIMEOUT: Duration = Duration::from_secs(30);
+
 impl OpenIncidents {
     pub fn new(max_age: Duration) -> Self {
         Self {
             cached: std::sync::RwLock::new((None, Arc::new(Vec::new()))),
             refreshing: Arc::new(Mutex::new(())),
+            refreshed: tokio::sync::watch::channel(0).0,
             max_age,
         }
     }
@@ -87,21 +94,29 @@ impl OpenIncidents {
         (loaded, fresh, Arc::clone(&c.1))
     }
 
-    async fn refresh(&self, backend: &IncidentManager, deadline: Duration) {
-        match tokio::time::timeout(deadline, backend.list_open_incidents(OPEN_INCIDENTS_LIMIT)).await {
-            Ok(Ok(list)) => {
-                *self.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    (Some(Instant::now()), Arc::new(list));
+    /// Starts a refresh in the background unless one is under way.
+    fn start_refresh(self: &Arc<Self>, backend: &IncidentManager) {
+        let Ok(guard) = Arc::clone(&self.refreshing).try_lock_owned() else { return };
+        let (me, backend) = (Arc::clone(self), backend.clone());
+        tokio::spawn(async move {
+            let _single = guard;
+            match tokio::time::timeout(REFRESH_TIMEOUT, backend.list_open_incidents(OPEN_INCIDENTS_LIMIT)).await {
+                Ok(Ok(list)) => {
+                    *me.cached.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        (Some(Instant::now()), Arc::new(list));
+                }
+                Ok(Err(e)) => warn!(code = e.code(), "could not list open incidents; using the last list"),
+                Err(_) => warn!("listing open incidents took too long; using the last list"),
             }
-            Ok(Err(e)) => warn!(code = e.code(), "could not list open incidents; using the last list"),
-            Err(_) => warn!("listing open incidents took too long; using the last list"),
-        }
+            me.refreshed.send_modify(|n| *n += 1);
+        });
     }
 
-    /// The list, refreshed first if older than `max_age`; a refresh that
-    /// fails or takes longer than `deadline` leaves the last good list.
+    /// The list, refreshed first if older than `max_age`. Waits at most
+    /// `deadline` for the refresh; after that (or if it fails) the last good
+    /// list, while the refresh goes on in the background.
     pub async fn get(
-        &self,
+        self: &Arc<Self>,
         backend: &IncidentManager,
         deadline: Duration,
         max_age: Duration,
@@ -110,18 +125,18 @@ impl OpenIncidents {
         if fresh {
             return list;
         }
-        let _single = self.refreshing.lock().await;
-        let (_, fresh, list) = self.current(max_age);
-        if fresh {
-            return list;
+        let mut refreshed = self.refreshed.subscribe();
+        let seen = *refreshed.borrow_and_update();
+        self.start_refresh(backend);
+        if tokio::time::timeout(deadline, refreshed.wait_for(|n| *n != seen)).await.is_err() {
+            debug!("open incidents not listed in time; using the last list");
         }
-        self.refresh(backend, deadline).await;
         self.current(max_age).2
     }
 
     /// For the declaration path: never waits for AWS once a list exists. A
     /// stale list is returned as it is and refreshed in the background; only
-    /// the very first call waits (up to `deadline`) for a list.
+    /// before the first list arrives does it wait (at most `deadline`).
     pub async fn recent(
         self: &Arc<Self>,
         backend: &IncidentManager,
@@ -132,12 +147,8 @@ impl OpenIncidents {
         if !loaded {
             return self.get(backend, deadline, max_age).await;
         }
-        if !fresh && let Ok(guard) = Arc::clone(&self.refreshing).try_lock_owned() {
-            let (me, backend) = (Arc::clone(self), backend.clone());
-            tokio::spawn(async move {
-                let _single = guard;
-                me.refresh(&backend, deadline).await;
-            });
+        if !fresh {
+            self.start_refresh(backend);
         }
         list
     }

@@ -513,3 +513,24 @@ async fn a_recent_open_incident_of_the_same_plan_is_pointed_out() {
     assert!(embed(&edit)["fields"].as_array().unwrap().iter().all(|f| f["name"] != "Possible duplicate"), "{edit:#}");
     app.stop().await;
 }
+
+/// The duplicate check never holds declarations up, even before the first
+/// list of open incidents has arrived and while ListIncidentRecords hangs:
+/// each declaration waits at most its own 2 s, all at once (they used to
+/// queue behind each other, 2 s apiece: 20 took 40 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_incident_list_does_not_queue_declarations() {
+    let app = spawn_app().await;
+    app.aws.set_operation_delay("ListIncidentRecords", Duration::from_secs(600));
+    let mut ids = Vec::new();
+    for i in 0..20 {
+        ids.push(app.incident(json!([opt("plan", "payments"), opt("title", format!("Burst {i}"))])).await);
+    }
+    for id in ids {
+        let edit = app.discord.wait_edit(id, 1).await;
+        assert!(embed(&edit)["title"].as_str().unwrap().starts_with("🚨 Burst "), "{edit:#}");
+    }
+    assert_eq!(app.aws.incidents().len(), 20);
+    assert!(app.aws.requests("ListIncidentRecords").len() <= 2, "one refresh at a time");
+    app.stop().await;
+}

@@ -74,6 +74,8 @@ pub struct State {
     /// Client tokens already used, per operation (idempotency).
     tokens: HashMap<String, Vec<String>>,
     delay: Duration,
+    /// Delays for single operations, instead of `delay`.
+    op_delays: HashMap<String, Duration>,
     /// The service's page size for List operations.
     page_size: usize,
 }
@@ -186,6 +188,11 @@ impl FakeIncidentManager {
         self.state.lock().unwrap().delay = d;
     }
 
+    /// Delays every answer to `operation` by `d`.
+    pub fn set_operation_delay(&self, operation: &str, d: Duration) {
+        self.state.lock().unwrap().op_delays.insert(operation.to_owned(), d);
+    }
+
     pub fn requests(&self, operation: &str) -> Vec<AwsRequest> {
         self.state.lock().unwrap().requests.iter().filter(|r| r.operation == operation).cloned().collect()
     }
@@ -226,7 +233,8 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
         let mut s = state.lock().unwrap();
         let broken = operation.as_ref().and_then(|op| s.broken.get(op).copied());
         let queued = operation.as_ref().and_then(|op| s.faults.get_mut(op)?.pop_front());
-        (s.delay, broken.or(queued))
+        let delay = operation.as_ref().and_then(|op| s.op_delays.get(op).copied()).unwrap_or(s.delay);
+        (delay, broken.or(queued))
     };
     let resp = match (&operation, fault) {
         (_, Some(Fault::Error(status, code, message))) => aws_error(status, code, message),
