@@ -10,8 +10,8 @@
 //! ack latency (dispatch → the fake receives the interaction callback) and
 //! declare latency (dispatch → the fake receives the edit with the outcome),
 //! p50 / p99 / max; interactions never answered; duplicates; peak RSS
-//! (VmHWM). Then the probe phase: 200 declarations held 3 s by Incident
-//! Manager, and while they wait, 100 more sent one at a time: their ack
+//! (VmHWM). Then the probe phase: 200 declarations held 5 s by Incident
+//! Manager, and while they wait, 400 more sent one at a time: their ack
 //! latency is the figure for "interactions arriving while 200 are in flight".
 //!
 //! Knobs: LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
@@ -338,7 +338,7 @@ fn main() {
         })
         .collect();
     let in_flight: usize = std::env::var("LOADGEN_IN_FLIGHT").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
-    let probe = (in_flight > 0).then_some(Probe { in_flight, hold_ms: 3000, probes: 100 });
+    let probe = (in_flight > 0).then_some(Probe { in_flight, hold_ms: 5000, probes: 400 });
     let with_floor = std::env::var("LOADGEN_FLOOR").map_or(true, |v| v != "0");
     let floor = if with_floor { floor_binary() } else { std::path::PathBuf::new() };
     // The fakes compile their schemas once per process; do it before either
