@@ -21,9 +21,11 @@ use futures_util::FutureExt;
 use serenity::all::{
     AutoArchiveDuration, ChannelId, Command, CommandInteraction, Context, CreateActionRow, CreateAllowedMentions,
     CreateAutocompleteResponse, CreateEmbed, CreateInteractionResponse, CreateInteractionResponseMessage,
-    CreateMessage, CreateThread, EditInteractionResponse, Embed, EventHandler, GuildId, Interaction, Message, Ready,
+    CreateMessage, CreateThread, EditInteractionResponse, Embed, EventHandler, GuildId, Interaction, InteractionId,
+    Message, Ready,
 };
 use serenity::async_trait;
+use serenity::builder::Builder as _;
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 
@@ -107,6 +109,21 @@ pub struct Handler {
     reply_lane: tokio::sync::Semaphore,
 }
 
+/// What answering an interaction takes, without the interaction itself
+/// (about 3 KB with its member, user and options): a declaration waiting for
+/// AWS keeps only this. (No `Debug`: the token is a credential.)
+struct Reply {
+    id: InteractionId,
+    token: String,
+    channel_id: ChannelId,
+}
+
+impl Reply {
+    fn of(cmd: &CommandInteraction) -> Self {
+        Self { id: cmd.id, token: cmd.token.clone(), channel_id: cmd.channel_id }
+    }
+}
+
 /// Decrements the in-flight count when an interaction is done, however it ends.
 struct InFlight<'a>(&'a watch::Sender<usize>);
 
@@ -163,7 +180,7 @@ impl Handler {
         if !self.draining.load(Ordering::SeqCst) {
             return false;
         }
-        let _ = self.reply_private(ctx, cmd, render::shutting_down()).await;
+        let _ = self.reply_private(ctx, &Reply::of(cmd), render::shutting_down()).await;
         true
     }
 
@@ -192,22 +209,25 @@ impl Handler {
         Ok(())
     }
 
-    /// A private answer as the first response to `cmd`.
-    async fn reply_private(&self, ctx: &Context, cmd: &CommandInteraction, text: String) -> serenity::Result<()> {
+    /// A private answer as the first response to an interaction.
+    async fn reply_private(&self, ctx: &Context, to: &Reply, text: String) -> serenity::Result<()> {
         let _lane = self.ack_lane.acquire().await;
         let reply = CreateInteractionResponseMessage::new()
             .content(text)
             .ephemeral(true)
             .allowed_mentions(CreateAllowedMentions::new());
-        cmd.create_response(&ctx.http, CreateInteractionResponse::Message(reply)).await
+        CreateInteractionResponse::Message(reply).execute(&ctx.http, (to.id, &to.token)).await
     }
 
-    async fn declare(&self, ctx: &Context, cmd: &CommandInteraction, started: Instant) {
+    /// `/incident`. The interaction is dropped once acknowledged: while the
+    /// declaration waits for AWS it keeps only `reply`.
+    async fn declare(&self, ctx: &Context, interaction: Box<Interaction>, reply: &Reply, started: Instant) {
+        let Interaction::Command(cmd) = &*interaction else { return };
         let caller = options::caller(cmd);
         if let Err(denied) = self.access.check(&caller) {
             info!(outcome = "refused", reason = %denied, "declaration refused by [access]");
             self.metrics.declaration("refused", "");
-            if let Err(e) = Box::pin(self.reply_private(ctx, cmd, render::denied(&denied))).await {
+            if let Err(e) = Box::pin(self.reply_private(ctx, reply, render::denied(&denied))).await {
                 warn!(error = %e, "could not send the refusal");
             }
             return;
@@ -228,7 +248,7 @@ impl Handler {
                 Err(refusal) => {
                     info!(outcome = "invalid", reason = %refusal, "declaration refused");
                     self.metrics.declaration("invalid", "");
-                    if let Err(e) = Box::pin(self.reply_private(ctx, cmd, render::refusal(&refusal))).await {
+                    if let Err(e) = Box::pin(self.reply_private(ctx, reply, render::refusal(&refusal))).await {
                         warn!(error = %e, "could not send the refusal");
                     }
                     return;
@@ -237,7 +257,7 @@ impl Handler {
         if let Err(limited) = self.limiter.try_acquire(caller.user_id, caller.guild_id, Instant::now()) {
             info!(outcome = "rate_limited", scope = ?limited.scope, "declaration refused by [limits]");
             self.metrics.declaration("rate_limited", "");
-            if let Err(e) = Box::pin(self.reply_private(ctx, cmd, render::limited(&limited))).await {
+            if let Err(e) = Box::pin(self.reply_private(ctx, reply, render::limited(&limited))).await {
                 warn!(error = %e, "could not send the refusal");
             }
             return;
@@ -252,6 +272,7 @@ impl Handler {
             self.metrics.declaration("not_acknowledged", "");
             return;
         }
+        drop(interaction);
         let ack_ms = millis(started.elapsed());
         self.metrics.acked(started.elapsed());
         // The duplicate check reads the cached open incidents (refreshed in
@@ -275,7 +296,7 @@ impl Handler {
             Ok(arn) => arn,
             Err(e) => {
                 self.metrics.declaration("aws_error", e.code());
-                Box::pin(self.deliver(ctx, cmd, render::failed(&e, &declaration, region), vec![])).await;
+                Box::pin(self.deliver(ctx, reply, render::failed(&e, &declaration, region), vec![])).await;
                 self.metrics.declared(started.elapsed());
                 warn!(
                     outcome = "aws_error",
@@ -296,7 +317,7 @@ impl Handler {
         let buttons = render::confirmation_buttons(&console, false);
         let embed = render::declared_with(&declaration, &arn, region, &extras);
         self.metrics.declaration("ok", "");
-        let message = Box::pin(self.deliver(ctx, cmd, embed, buttons.clone())).await;
+        let message = Box::pin(self.deliver(ctx, reply, embed, buttons.clone())).await;
         self.metrics.declared(started.elapsed());
         info!(
             outcome = "ok",
@@ -340,7 +361,7 @@ impl Handler {
                 .embed(embed)
                 .components(buttons)
                 .allowed_mentions(CreateAllowedMentions::new());
-            if let Err(e) = Box::pin(cmd.edit_response(&ctx.http, edit)).await {
+            if let Err(e) = Box::pin(edit.execute(&ctx.http, &reply.token)).await {
                 warn!(error = %e, "could not show the thread on the confirmation");
             }
         }
@@ -408,16 +429,18 @@ impl Handler {
 
     /// Runs one `/incident`, containing any panic in it: the process goes on
     /// and the user is told.
-    async fn declare_guarded(&self, ctx: &Context, cmd: &CommandInteraction, started: Instant) {
-        if AssertUnwindSafe(self.declare(ctx, cmd, started)).catch_unwind().await.is_ok() {
+    async fn declare_guarded(&self, ctx: &Context, interaction: Box<Interaction>, started: Instant) {
+        let Interaction::Command(cmd) = &*interaction else { return };
+        let reply = Reply::of(cmd);
+        if AssertUnwindSafe(self.declare(ctx, interaction, &reply, started)).catch_unwind().await.is_ok() {
             return;
         }
         error!("internal error (panic) while handling /incident");
         self.metrics.declaration("internal_error", "");
         let text = render::internal_error();
-        if Box::pin(self.reply_private(ctx, cmd, text.clone())).await.is_err() {
+        if Box::pin(self.reply_private(ctx, &reply, text.clone())).await.is_err() {
             // Already acknowledged: replace the "thinking…" reply instead.
-            Box::pin(self.deliver(ctx, cmd, render::internal_error_embed(), vec![])).await;
+            Box::pin(self.deliver(ctx, &reply, render::internal_error_embed(), vec![])).await;
         }
     }
 }
@@ -429,7 +452,7 @@ impl Handler {
     async fn deliver(
         &self,
         ctx: &Context,
-        cmd: &CommandInteraction,
+        to: &Reply,
         embed: CreateEmbed,
         components: Vec<CreateActionRow>,
     ) -> Option<Message> {
@@ -441,7 +464,7 @@ impl Handler {
                 .allowed_mentions(CreateAllowedMentions::new());
             let edited = {
                 let _lane = self.reply_lane.acquire().await;
-                cmd.edit_response(&ctx.http, edit).await
+                edit.execute(&ctx.http, &to.token).await
             };
             match edited {
                 Ok(m) => return Some(m),
@@ -464,7 +487,7 @@ impl Handler {
                 .allowed_mentions(CreateAllowedMentions::new());
             let posted = {
                 let _lane = self.reply_lane.acquire().await;
-                cmd.channel_id.send_message(&ctx.http, msg).await
+                to.channel_id.send_message(&ctx.http, msg).await
             };
             match posted {
                 Ok(m) => return Some(m),
@@ -591,14 +614,14 @@ impl EventHandler for Gateway {
         let interaction = Box::new(interaction);
         tokio::spawn(async move {
             let _in_flight = InFlight(&handler.in_flight);
-            Box::pin(handler.interaction(ctx, &interaction, started)).await;
+            Box::pin(handler.interaction(ctx, interaction, started)).await;
         });
     }
 }
 
 impl Handler {
-    async fn interaction(&self, ctx: Context, interaction: &Interaction, started: Instant) {
-        match interaction {
+    async fn interaction(&self, ctx: Context, interaction: Box<Interaction>, started: Instant) {
+        match &*interaction {
             Interaction::Command(cmd) if cmd.data.name == command::NAME => {
                 if !self.first_delivery(cmd.id.get()) {
                     info!(interaction = cmd.id.get(), "repeated delivery of an interaction ignored");
@@ -614,7 +637,7 @@ impl Handler {
                     channel = cmd.channel_id.get(),
                     user = cmd.user.id.get()
                 );
-                Box::pin(self.declare_guarded(&ctx, cmd, started).instrument(span)).await;
+                Box::pin(self.declare_guarded(&ctx, interaction, started).instrument(span)).await;
             }
             Interaction::Command(cmd) if cmd.data.name == command::UPDATE_NAME => {
                 if !self.first_delivery(cmd.id.get()) || Box::pin(self.refuse_while_draining(&ctx, cmd)).await {
