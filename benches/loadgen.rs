@@ -9,8 +9,8 @@
 //! writes them, with Incident Manager answering after 0 or 200 ms:
 //! ack latency (dispatch → the fake receives the interaction callback) and
 //! declare latency (dispatch → the fake receives the edit with the outcome),
-//! p50 / p99 / max; interactions never answered; duplicates; peak RSS
-//! (VmHWM). Then the probe phase: 200 declarations held 5 s by Incident
+//! p50 / p99 / max; interactions never answered; duplicates; the peak RSS
+//! of each phase (VmHWM, reset before it) and of the whole run. Then the probe phase: 200 declarations held 5 s by Incident
 //! Manager, and while they wait, 400 more sent one at a time: their ack
 //! latency is the figure for "interactions arriving while 200 are in flight".
 //!
@@ -66,6 +66,9 @@ struct Run {
     lost: usize,
     duplicated: usize,
     incidents: usize,
+    /// The bot's peak RSS during this phase (from its start, until the bot
+    /// went quiet again).
+    peak_rss_kb: u64,
 }
 
 #[derive(Default)]
@@ -94,6 +97,14 @@ struct Probe {
 fn rss_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok()).unwrap_or(0)
+}
+
+/// Resets the process's peak RSS (VmHWM) to its current RSS, so the next
+/// reading is the peak of what follows (Linux `clear_refs`, value 5).
+fn reset_peak(pid: u32) {
+    if let Err(e) = std::fs::write(format!("/proc/{pid}/clear_refs"), "5") {
+        eprintln!("loadgen: cannot reset the peak RSS ({e}); phase peaks are cumulative");
+    }
 }
 
 fn pct(v: &[Duration], p: f64) -> Duration {
@@ -189,8 +200,10 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
     tokio::time::sleep(Duration::from_secs(2)).await;
     report.idle_rss_kb = rss_kb(pid, "VmRSS:");
     report.idle_anon_kb = rss_kb(pid, "RssAnon:");
+    report.peak_rss_kb = rss_kb(pid, "VmHWM:");
 
     for &(n, delay_ms) in scenarios {
+        reset_peak(pid);
         aws.set_delay(Duration::from_millis(delay_ms));
         let before = aws.incidents().len();
         let mut ids = Vec::with_capacity(n);
@@ -203,14 +216,17 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
         if bot == Bot::IncidentBot {
             count_incidents(&aws, before, &mut run);
         }
-        report.runs.push(run);
         settle(&discord, &aws).await;
+        run.peak_rss_kb = rss_kb(pid, "VmHWM:");
+        report.peak_rss_kb = report.peak_rss_kb.max(run.peak_rss_kb);
+        report.runs.push(run);
     }
 
     if let Some(probe) = probe {
         // Interactions arriving while `in_flight` declarations wait on AWS:
         // the background is acknowledged first, then each probe is sent
         // alone, the next one once the previous was acknowledged.
+        reset_peak(pid);
         aws.set_delay(Duration::from_millis(probe.hold_ms));
         let before = aws.incidents().len();
         let mut background = Vec::with_capacity(probe.in_flight);
@@ -238,10 +254,11 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
         // Only the probes' acknowledgements are the figure.
         run.ack =
             discord.with_state(|s| probes.iter().filter_map(|id| s.callbacks(*id).first().map(|c| c.1)).collect());
-        report.probe = Some((run, min_in_flight));
         settle(&discord, &aws).await;
+        run.peak_rss_kb = rss_kb(pid, "VmHWM:");
+        report.peak_rss_kb = report.peak_rss_kb.max(run.peak_rss_kb);
+        report.probe = Some((run, min_in_flight));
     }
-    report.peak_rss_kb = rss_kb(pid, "VmHWM:");
     let _ = child.start_kill();
     let _ = child.wait().await;
     report
@@ -394,12 +411,13 @@ fn main() {
         base.idle_anon_kb as f64 / 1024.0,
         "MB",
     );
-    row("peak RSS (VmHWM)".into(), bot.peak_rss_kb as f64 / 1024.0, base.peak_rss_kb as f64 / 1024.0, "MB");
+    row("peak RSS (VmHWM, whole run)".into(), bot.peak_rss_kb as f64 / 1024.0, base.peak_rss_kb as f64 / 1024.0, "MB");
     let mut failed = false;
     for (r, f) in bot.runs.iter().zip(&base.runs) {
         let tag = format!("N={} AWS {}ms", r.n, r.delay_ms);
         latencies(&tag, "ack", &r.ack, &f.ack);
         latencies(&tag, "declare", &r.declare, &f.declare);
+        row(format!("{tag}: peak RSS"), r.peak_rss_kb as f64 / 1024.0, f.peak_rss_kb as f64 / 1024.0, "MB");
         failed |= outcome(&tag, r, f);
     }
     if let (Some(p), Some((r, least))) = (probe, &bot.probe) {
@@ -407,6 +425,7 @@ fn main() {
         let tag = format!("{} probes, {} in flight", p.probes, p.in_flight);
         latencies(&tag, "ack", &r.ack, &f.ack);
         println!("{:<48} {least:>11} {:>12} (fewest still waiting on AWS)", format!("{tag}: in flight"), f_least);
+        row(format!("{tag}: peak RSS"), r.peak_rss_kb as f64 / 1024.0, f.peak_rss_kb as f64 / 1024.0, "MB");
         failed |= outcome(&tag, r, &f);
     }
     println!("{:<48} {:>11.2} MB", "release binary (stripped)", size as f64 / 1_048_576.0);
