@@ -206,13 +206,14 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
         reset_peak(pid);
         aws.set_delay(Duration::from_millis(delay_ms));
         let before = aws.incidents().len();
+        let since = discord.with_state(|s| s.events.len());
         let mut ids = Vec::with_capacity(n);
         for i in 0..n {
             ids.push(discord.dispatch_interaction(declaration(&format!("Load {i}"))).await);
         }
         let mut run = Run { n, delay_ms, ..Run::default() };
         let answered = wait_answered(&discord, &ids).await;
-        collect(&discord, &ids, &answered, &mut run);
+        collect(&discord, &ids, &answered, since, &mut run);
         if bot == Bot::IncidentBot {
             count_incidents(&aws, before, &mut run);
         }
@@ -229,6 +230,7 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
         reset_peak(pid);
         aws.set_delay(Duration::from_millis(probe.hold_ms));
         let before = aws.incidents().len();
+        let since = discord.with_state(|s| s.events.len());
         let mut background = Vec::with_capacity(probe.in_flight);
         for _ in 0..probe.in_flight {
             background.push(discord.dispatch_interaction(declaration(&format!("hold {}", probe.hold_ms))).await);
@@ -247,7 +249,7 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
         let all: Vec<u64> = background.iter().chain(&probes).copied().collect();
         let answered = wait_answered(&discord, &all).await;
         let mut run = Run { n: all.len(), delay_ms: probe.hold_ms, ..Run::default() };
-        collect(&discord, &all, &answered, &mut run);
+        collect(&discord, &all, &answered, since, &mut run);
         if bot == Bot::IncidentBot {
             count_incidents(&aws, before, &mut run);
         }
@@ -316,7 +318,8 @@ async fn wait_answered(discord: &FakeDiscord, ids: &[u64]) -> HashMap<u64, Durat
 }
 
 /// Fills `run` with the acknowledgement and answer times of `ids`.
-fn collect(discord: &FakeDiscord, ids: &[u64], answered: &HashMap<u64, Duration>, run: &mut Run) {
+/// Refusals counted are those recorded since event `since` (this phase's).
+fn collect(discord: &FakeDiscord, ids: &[u64], answered: &HashMap<u64, Duration>, since: usize, run: &mut Run) {
     discord.with_state(|s| {
         let mut first_callback = HashMap::with_capacity(ids.len());
         for e in &s.events {
@@ -333,7 +336,7 @@ fn collect(discord: &FakeDiscord, ids: &[u64], answered: &HashMap<u64, Duration>
                 None => run.lost += 1,
             }
         }
-        run.duplicated += s.rejected().iter().filter(|e| matches!(e, Event::Rejected { status: 400, .. })).count();
+        run.duplicated += s.events[since..].iter().filter(|e| matches!(e, Event::Rejected { status: 400, .. })).count();
     });
 }
 

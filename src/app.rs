@@ -51,10 +51,9 @@ pub async fn run(
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
-    // The plans are first listed right after the commands are registered:
-    // the AWS HTTPS client's first use (loading the system's root
-    // certificates) then stays off the start-up path, and autocomplete offers
-    // the aliases until the list arrives a moment later.
+    // The plans are first listed right after the commands are registered, so
+    // start-up never waits for AWS; autocomplete offers the aliases until the
+    // list arrives a moment later.
     let directory = Arc::new(PlanDirectory::default());
     let refresh = config.incident.plans_refresh.map(|ttl| {
         let (directory, backend, health) = (directory.clone(), backend.clone(), health.clone());

@@ -276,21 +276,26 @@ impl Handler {
         let ack_ms = millis(started.elapsed());
         self.metrics.acked(started.elapsed());
         // The duplicate check reads the cached open incidents (refreshed in
-        // the background), so it never delays the declaration.
-        let open = match self.incident.duplicate_window {
-            Some(_) => {
-                let recent = self.open_incidents.recent(&self.backend, Duration::from_secs(2), Duration::from_secs(10));
-                Some(Box::pin(recent).await)
+        // the background); only before the first list has arrived does it
+        // wait, beside StartIncident, so it never delays the declaration.
+        let open = async {
+            match self.incident.duplicate_window {
+                Some(_) => {
+                    let recent =
+                        self.open_incidents.recent(&self.backend, Duration::from_secs(2), Duration::from_secs(10));
+                    Some(Box::pin(recent).await)
+                }
+                None => None,
             }
-            None => None,
         };
         // The large futures (the SDK call, the Discord edits) are boxed: they
         // then take memory only while they run, not while a declaration of a
         // burst waits for its turn.
-        let outcome = {
+        let outcome = async {
             let _permit = self.aws_permits.acquire().await;
             Box::pin(self.backend.start_incident(&declaration)).await
         };
+        let (outcome, open) = tokio::join!(outcome, open);
         let region = self.backend.region();
         let arn = match outcome {
             Ok(arn) => arn,
