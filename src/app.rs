@@ -1,20 +1,30 @@
-//! Wiring: build the Discord client and the Incident Manager backend from the
-//! configuration and run until `shutdown` completes.
+//! Wiring: the backend, the Discord client, the core and the gateway built
+//! from the configuration, run until `shutdown` completes.
+//!
+//! Start-up: health listener → commands registered over REST (retried, in
+//! the background) → response plans listed → gateway connected. Shutdown:
+//! new interactions are turned away, those in flight finish (up to the
+//! grace period), the gateway closes, background tasks stop.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
-use secrecy::ExposeSecret;
-use serenity::all::{ClientBuilder, GatewayIntents, HttpBuilder};
-use tracing::{debug, info, warn};
+use tracing::{error, info, warn};
 
+use crate::backend::IncidentBackend;
+use crate::backend::metered::Metered;
+use crate::backend::sdk::SdkBackend;
+use crate::bot::Bot;
 use crate::config::Config;
-use crate::directory::PlanDirectory;
-use crate::discord::handler::{Gateway, Handler, HandlerConfig};
-use crate::incident_manager::IncidentManager;
+use crate::discord::register;
+use crate::discord::responder::{Discord, RestCallback};
+use crate::discord::rest::{ClientFactory, Rest};
 use crate::observe::{self, Health, Metrics};
+use crate::services::{Services, Settings};
+use crate::shutdown::Shutdown;
+use crate::transport::gateway;
 
 /// Why the bot stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -37,111 +47,90 @@ impl AppError {
     }
 }
 
-/// Runs the bot until `shutdown` resolves, then closes the gateway connection.
+/// How long background tasks get to stop once the gateway is closed.
+const TASKS_GRACE: Duration = Duration::from_secs(5);
+
+/// Runs the bot until `shutdown` resolves, then stops it as the module
+/// documentation says.
 ///
-/// `sdk` is the AWS configuration, normally from [`crate::incident_manager::sdk_config`].
+/// `sdk` is the AWS configuration, normally from [`crate::backend::sdk::sdk_config`].
 pub async fn run(
     config: Config,
     sdk: &SdkConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), AppError> {
+    run_with_health(config, sdk, shutdown, Arc::default()).await
+}
+
+/// [`run`], reporting readiness to `health` (tests wait on it).
+pub async fn run_with_health(
+    config: Config,
+    sdk: &SdkConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    health: Arc<Health>,
+) -> Result<(), AppError> {
     let metrics = Arc::new(Metrics::new());
-    let health = Arc::new(Health::default());
-    let backend = IncidentManager::new(sdk, &config.aws).with_metrics(metrics.clone());
+    let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(SdkBackend::new(sdk, &config.aws), metrics.clone()));
     if backend.region().is_none() {
         return Err(AppError::NoRegion);
     }
-    // The plans are first listed right after the commands are registered, so
-    // start-up never waits for AWS; autocomplete offers the aliases until the
-    // list arrives a moment later.
-    let directory = Arc::new(PlanDirectory::default());
-    let refresh = config.incident.plans_refresh.map(|ttl| {
-        let (directory, backend, health) = (directory.clone(), backend.clone(), health.clone());
-        tokio::spawn(async move {
-            health.wait_registered(Duration::from_secs(30)).await;
-            directory.run_refresh(backend, ttl).await;
-        })
-    });
-    let handler = Arc::new(Handler::new(
-        HandlerConfig {
-            incident: config.incident,
-            guild_ids: config.discord.guild_ids,
-            access: config.access,
-            limits: config.limits,
-        },
-        backend,
-        directory,
-        health.clone(),
-        metrics.clone(),
-    ));
-    let server = match config.listen {
-        Some(addr) => Some(observe::serve(addr, metrics, health.clone()).await.map_err(|e| AppError::Listen(addr, e))?),
-        None => None,
-    };
-    let grace = config.limits.shutdown_grace;
+    let tasks = Shutdown::new();
+    if let Some(addr) = config.listen {
+        observe::serve(addr, metrics.clone(), health.clone(), &tasks).await.map_err(|e| AppError::Listen(addr, e))?;
+    }
+    let clients = ClientFactory::new(&config.discord.token, config.discord.api_url.as_ref());
+    let rest = Rest::new(clients.http());
+    let discord = Arc::new(Discord::new(Arc::new(rest.clone())));
+    let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
+    let services = Services::new(settings, backend.clone(), discord.clone(), metrics.clone(), tasks.clone());
+    let bot = Bot::new(services);
 
-    let mut http = HttpBuilder::new(config.discord.token.expose_secret());
-    if let Some(api) = &config.discord.api_url {
-        // serenity swaps `https://discord.com` for the proxy on each request,
-        // and only when its own rate limiter is off (the proxy is then
-        // responsible for rate limits, as serenity documents).
-        http = http.proxy(api_origin(api)).ratelimiter_disabled(true);
-    }
-    // Interactions arrive whatever the intents; the bot needs no others.
-    let mut client = ClientBuilder::new_with_http(http.build(), GatewayIntents::empty())
-        .event_handler(Gateway(handler.clone()))
-        .await?;
-    debug!(ms = crate::telemetry::since_start().as_secs_f64() * 1e3, "start-up: Discord client built");
-    let shards = client.shard_manager.clone();
-    health.watch(shards.clone());
-    let (stopped_tx, stopped_rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(async move {
-        shutdown.await;
-        info!(grace_secs = grace.as_secs(), "shutting down: no new declarations; finishing those in flight");
-        let left = handler.drain(grace).await;
-        if left > 0 {
-            warn!(left, "shutdown grace period over with interactions still running");
+    start_registration(&bot, config.discord.guild_ids, &health, &tasks);
+    let grace = config.limits.shutdown_grace;
+    let close = {
+        let bot = bot.clone();
+        async move {
+            shutdown.await;
+            info!(grace_secs = grace.as_secs(), "shutting down: no new interactions; finishing those in flight");
+            let left = bot.drain(grace).await;
+            if left > 0 {
+                warn!(left, "shutdown grace period over with interactions still running");
+            }
         }
-        info!("closing the gateway connection");
-        shards.shutdown_all().await;
-        let _ = stopped_tx.send(());
-    });
-    let start = client.start();
-    tokio::pin!(start);
-    let result = tokio::select! {
-        r = &mut start => r,
-        // serenity's client returns once its shards are shut down, except
-        // when none was running (the gateway unreachable, between retries):
-        // then the shutdown is over anyway.
-        Ok(()) = stopped_rx => tokio::time::timeout(Duration::from_secs(2), &mut start).await.unwrap_or(Ok(())),
     };
-    for task in [refresh, server].into_iter().flatten() {
-        task.abort();
-    }
+    let callback = Arc::new(RestCallback(discord));
+    let result = gateway::run(&clients, rest, bot, callback, metrics, health, close).await;
+    tasks.stop(TASKS_GRACE).await;
     result?;
     info!("stopped");
     Ok(())
 }
 
-/// The part of `api_url` that replaces `https://discord.com`: serenity adds
-/// `/api/v10/...` itself, so a configured `/api` or `/api/v10` is dropped.
-pub(crate) fn api_origin(api: &url::Url) -> String {
-    let s = api.as_str().trim_end_matches('/');
-    s.strip_suffix("/api/v10").or_else(|| s.strip_suffix("/api")).unwrap_or(s).to_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_origin_drops_the_api_prefix() {
-        for u in ["http://127.0.0.1:9/", "http://127.0.0.1:9/api", "http://127.0.0.1:9/api/v10/"] {
-            assert_eq!(api_origin(&url::Url::parse(u).unwrap()), "http://127.0.0.1:9");
+/// Registers the commands in the background (start-up never waits for
+/// Discord or AWS), then lists the response plans and keeps them fresh.
+fn start_registration(bot: &Arc<Bot>, guild_ids: Vec<u64>, health: &Arc<Health>, tasks: &Shutdown) {
+    let svc = bot.services().clone();
+    let health = health.clone();
+    tasks.spawn("registration and plan refresh", async move {
+        let incident = &svc.settings.incident;
+        let commands = crate::commands::all(!incident.plans.has_default(), svc.settings.access.allow_dms);
+        match register::register(svc.discord.api().as_ref(), &commands, &guild_ids).await {
+            Ok(app) => {
+                health.set_registered();
+                info!(
+                    application = %app.name,
+                    scope = if guild_ids.is_empty() { "global" } else { "guild" },
+                    guilds = ?guild_ids,
+                    startup_ms = crate::telemetry::millis(crate::telemetry::since_start()),
+                    "registered /incident"
+                );
+            }
+            Err(e) => error!(error = %e, "could not register the commands; they will not work"),
         }
-        assert_eq!(
-            api_origin(&url::Url::parse("https://proxy.internal/discord").unwrap()),
-            "https://proxy.internal/discord"
-        );
-    }
+        // The plans are first listed right after the commands are
+        // registered; autocomplete offers the aliases until the list arrives.
+        if let Some(ttl) = incident.plans_refresh {
+            svc.plans.run_refresh(svc.backend.clone(), ttl).await;
+        }
+    });
 }

@@ -28,6 +28,9 @@ pub enum Command {
     /// Declare an incident from the terminal, through the same checks and
     /// request as /incident; prints the incident record ARN.
     Declare(DeclareCli),
+    /// Register the slash commands (in the configured guilds, or globally)
+    /// without running the bot; `run` does it at every start too.
+    Register,
 }
 
 /// `incident-bot declare` options, named as `/incident`'s.

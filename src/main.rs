@@ -7,7 +7,7 @@ use clap::Parser;
 use incident_bot::cli::{Cli, Command};
 use incident_bot::config::{Config, ConfigError};
 use incident_bot::operator::DeclareArgs;
-use incident_bot::{app, incident_manager, operator, telemetry};
+use incident_bot::{app, backend, operator, telemetry};
 
 fn main() -> ExitCode {
     telemetry::mark_start();
@@ -32,6 +32,10 @@ fn main() -> ExitCode {
                 println!("✘ config: {e}");
                 config_error(&e)
             }
+        },
+        Command::Register => match Config::load(path, &env) {
+            Ok(config) => ExitCode::from(runtime().block_on(operator::register(&config))),
+            Err(e) => config_error(&e),
         },
         Command::Declare(d) => match Config::load_without_token(path, &env) {
             Ok(config) => {
@@ -59,7 +63,7 @@ fn runtime() -> tokio::runtime::Runtime {
 #[tokio::main]
 async fn run(config: Config) -> ExitCode {
     tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: runtime ready");
-    let sdk = incident_manager::sdk_config(&config.aws, None).await;
+    let sdk = backend::sdk::sdk_config(&config.aws, None).await;
     tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: AWS configuration loaded");
     match app::run(config, &sdk, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,12 +1,13 @@
 //! Health and metrics: an optional HTTP listener (`[server] listen`) with
-//! `/healthz` (200 only when the gateway is connected and the commands are
-//! registered) and `/metrics` (Prometheus text format).
+//! `/healthz` (200 only when the transport is ready, the gateway connected,
+//! and the commands are registered) and `/metrics` (Prometheus text format).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
 use hyper::service::service_fn;
@@ -17,7 +18,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use serenity::gateway::{ConnectionStage, ShardManager};
 use tokio::net::TcpListener;
 use tracing::{debug, info};
 
@@ -116,42 +116,66 @@ impl Metrics {
     }
 }
 
-/// What `/healthz` reports: the gateway connection, read from serenity's
-/// shard manager (a shard being restarted has no runner), and whether the
+/// Whether a transport can take interactions now (the gateway: every shard
+/// connected).
+#[async_trait]
+pub trait Readiness: Send + Sync {
+    /// `Ok`, or why not.
+    async fn check(&self) -> Result<(), String>;
+}
+
+/// What `/healthz` reports: the transport's readiness, and whether the
 /// commands were registered.
-#[derive(Debug)]
 pub struct Health {
-    shards: OnceLock<Arc<ShardManager>>,
+    transport: OnceLock<Arc<dyn Readiness>>,
     registered: AtomicBool,
     registered_tx: tokio::sync::watch::Sender<bool>,
+    /// Bumped whenever readiness may have changed.
+    changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl Default for Health {
     fn default() -> Self {
         Self {
-            shards: OnceLock::new(),
+            transport: OnceLock::new(),
             registered: AtomicBool::new(false),
             registered_tx: tokio::sync::watch::channel(false).0,
+            changed: tokio::sync::watch::channel(0).0,
         }
     }
 }
 
 impl Health {
-    /// Gives the health check the client's shard manager.
-    pub fn watch(&self, shards: Arc<ShardManager>) {
-        let _ = self.shards.set(shards);
+    /// Gives the health check the transport's readiness.
+    pub fn watch(&self, transport: Arc<dyn Readiness>) {
+        let _ = self.transport.set(transport);
+        self.notify();
     }
 
-    async fn connected(&self) -> bool {
-        match self.shards.get() {
-            Some(m) => m.runners.lock().await.values().any(|r| r.stage == ConnectionStage::Connected),
-            None => false,
-        }
+    /// The transport's readiness may have changed (a connection opened or
+    /// closed).
+    pub fn notify(&self) {
+        self.changed.send_modify(|n| *n += 1);
     }
 
     pub fn set_registered(&self) {
         self.registered.store(true, Ordering::SeqCst);
         self.registered_tx.send_replace(true);
+        self.notify();
+    }
+
+    /// Completes once the bot is ready (as `/healthz` would say), or after
+    /// `deadline` with the reason it is not.
+    pub async fn wait_ready(&self, deadline: Duration) -> Result<(), String> {
+        let mut changed = self.changed.subscribe();
+        let until = tokio::time::Instant::now() + deadline;
+        loop {
+            changed.borrow_and_update();
+            let now = self.check().await;
+            if now.is_ok() || tokio::time::timeout_at(until, changed.changed()).await.is_err() {
+                return now;
+            }
+        }
     }
 
     /// Completes once the commands are registered (or after `deadline`).
@@ -165,26 +189,25 @@ impl Health {
     }
 
     /// `Ok` when healthy, else the reason.
-    pub async fn check(&self) -> Result<(), &'static str> {
-        if !self.connected().await {
-            Err("the Discord gateway is not connected")
-        } else if !self.registered.load(Ordering::SeqCst) {
-            Err("the slash commands are not registered")
-        } else {
-            Ok(())
+    pub async fn check(&self) -> Result<(), String> {
+        match self.transport.get() {
+            None => return Err("the bot is starting".to_owned()),
+            Some(t) => t.check().await?,
         }
+        if self.registered() { Ok(()) } else { Err("the slash commands are not registered".to_owned()) }
     }
 }
 
-/// Binds `addr` and serves `/healthz` and `/metrics` until the task is aborted.
+/// Binds `addr` and serves `/healthz` and `/metrics` until shutdown.
 pub async fn serve(
     addr: SocketAddr,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-) -> std::io::Result<tokio::task::JoinHandle<()>> {
+    tasks: &crate::shutdown::Shutdown,
+) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
     info!(address = %listener.local_addr()?, "serving /healthz and /metrics");
-    Ok(tokio::spawn(async move {
+    tasks.spawn("health and metrics server", async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };
             let (metrics, health) = (metrics.clone(), health.clone());
@@ -200,7 +223,8 @@ pub async fn serve(
                 }
             });
         }
-    }))
+    });
+    Ok(())
 }
 
 async fn route(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> Response<Full<Bytes>> {

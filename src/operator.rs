@@ -1,9 +1,18 @@
-//! The operator's commands: `check` (is this deployment able to work?) and
-//! `declare` (the `/incident` code path from a terminal, with `--dry-run`).
+//! The operator's commands: `check` (is this deployment able to work?),
+//! `declare` (the `/incident` code path from a terminal, with `--dry-run`)
+//! and `register` (the commands, without running the bot).
 
 use std::sync::{Arc, Mutex};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::backend::IncidentBackend;
+use crate::backend::sdk::{SdkBackend, sdk_config};
+use crate::config::Config;
+use crate::discord::api::{ApiError, DiscordApi};
+use crate::discord::register::{register as register_commands, scopes};
+use crate::discord::rest::{ClientFactory, Rest};
+use crate::domain::{Declaration, DeclareInput};
+use crate::messages::{self, Subject};
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::ProvideCredentials;
@@ -13,13 +22,6 @@ use aws_smithy_runtime_api::client::http::{
 use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
-use secrecy::ExposeSecret;
-use serenity::all::HttpBuilder;
-
-use crate::config::Config;
-use crate::discord::render;
-use crate::domain::{Declaration, DeclareInput};
-use crate::incident_manager::{IncidentManager, Subject, sdk_config};
 
 /// What `incident-bot declare` was asked.
 #[derive(Debug, Clone, Default)]
@@ -61,7 +63,7 @@ pub async fn check(config: &Config, config_path: &str) -> u8 {
         None => report(false, "AWS credentials: no credential provider".to_owned()),
     }
     if sdk.region().is_some() {
-        let backend = IncidentManager::new(&sdk, &config.aws);
+        let backend = SdkBackend::new(&sdk, &config.aws);
         match backend.list_response_plans().await {
             Ok(plans) => {
                 report(true, format!("Incident Manager: ListResponsePlans listed {} response plans", plans.len()));
@@ -81,24 +83,22 @@ pub async fn check(config: &Config, config_path: &str) -> u8 {
             Err(e) => {
                 let subject = Subject {
                     doing: "list response plans",
-                    action: "ssm-incidents:ListResponsePlans",
                     resource: "*",
                     target: "Response plans",
                     command: "incident-bot check",
                 };
                 report(
                     false,
-                    format!("Incident Manager: {}", e.user_message(&subject, sdk.region().map(|r| r.as_ref()))),
+                    format!(
+                        "Incident Manager: {}",
+                        messages::aws_failure(&e, &subject, sdk.region().map(|r| r.as_ref()))
+                    ),
                 );
             }
         }
     }
-    let mut http = HttpBuilder::new(config.discord.token.expose_secret());
-    if let Some(api) = &config.discord.api_url {
-        http = http.proxy(crate::app::api_origin(api)).ratelimiter_disabled(true);
-    }
-    match http.build().get_current_user().await {
-        Ok(me) => report(true, format!("Discord token: accepted, the bot is {} ({})", me.name, me.id)),
+    match rest(config).application().await {
+        Ok(app) => report(true, format!("Discord token: accepted, the bot is {} ({})", app.name, app.id)),
         Err(e) => report(false, format!("Discord token: {}", discord_problem(&e))),
     }
     if failed == 0 {
@@ -110,14 +110,42 @@ pub async fn check(config: &Config, config_path: &str) -> u8 {
     }
 }
 
-fn discord_problem(e: &serenity::Error) -> String {
-    use serenity::http::HttpError;
+/// The bot's REST client, as `run` builds it.
+fn rest(config: &Config) -> Rest {
+    Rest::new(ClientFactory::new(&config.discord.token, config.discord.api_url.as_ref()).http())
+}
+
+fn discord_problem(e: &ApiError) -> String {
     match e {
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) if r.status_code.as_u16() == 401 => {
+        e if e.is_unauthorized() => {
             "rejected by Discord (401): reset it in the Developer Portal and set DISCORD_TOKEN".to_owned()
         }
-        serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => format!("Discord answered {}", r.status_code),
+        ApiError::Refused { status, .. } => format!("Discord answered {status}"),
         _ => "Discord could not be reached".to_owned(),
+    }
+}
+
+/// `incident-bot register`: replaces the application's commands with the
+/// bot's, in the configured guilds (or globally), and says where. Returns
+/// the exit code.
+pub async fn register(config: &Config) -> u8 {
+    let commands = crate::commands::all(!config.incident.plans.has_default(), config.access.allow_dms);
+    match register_commands(&rest(config), &commands, &config.discord.guild_ids).await {
+        Ok(app) => {
+            let names: Vec<String> = commands
+                .iter()
+                .filter_map(|c| serde_json::to_value(c).ok())
+                .filter_map(|c| c["name"].as_str().map(|n| format!("/{n}")))
+                .collect();
+            for scope in scopes(&config.discord.guild_ids) {
+                println!("registered {} for {} ({}) in {scope}", names.join(", "), app.name, app.id);
+            }
+            0
+        }
+        Err(e) => {
+            eprintln!("incident-bot: could not register the commands: {}", discord_problem(&e));
+            1
+        }
     }
 }
 
@@ -137,7 +165,7 @@ pub async fn declare(config: &Config, args: DeclareArgs) -> u8 {
         match Declaration::from_terminal(&input, &config.incident.plans, &config.incident.source, &user, now) {
             Ok(d) => d,
             Err(refusal) => {
-                eprintln!("incident-bot: {}", render::refusal(&refusal).trim_start_matches("⚠️ "));
+                eprintln!("incident-bot: {}", messages::refusal(&refusal));
                 return 2;
             }
         };
@@ -151,26 +179,29 @@ pub async fn declare(config: &Config, args: DeclareArgs) -> u8 {
             )))
             .http_client(capture.clone())
             .build();
-        let _ = IncidentManager::new(&sdk, &config.aws).start_incident(&declaration).await;
+        let _ = SdkBackend::new(&sdk, &config.aws).start_incident(&declaration).await;
         let body = capture.0.lock().map(|b| b.clone()).unwrap_or_default();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
         println!("{}", serde_json::to_string_pretty(&json).unwrap_or_default());
         return 0;
     }
     let sdk = sdk_config(&config.aws, None).await;
-    let backend = IncidentManager::new(&sdk, &config.aws);
+    let backend = SdkBackend::new(&sdk, &config.aws);
     match backend.start_incident(&declaration).await {
         Ok(arn) => {
             println!("{arn}");
             0
         }
         Err(e) => {
-            let doing = format!("start incidents with response plan `{}`", declaration.plan.label);
-            let target = format!("Response plan `{}`", declaration.plan.label);
-            eprintln!(
-                "incident-bot: {}",
-                e.user_message(&Subject::declaring(&declaration, &doing, &target), backend.region())
+            let plan = &declaration.plan;
+            let text = messages::declaration_failed(
+                &e,
+                &plan.label,
+                plan.arn.as_str(),
+                backend.region(),
+                "incident-bot declare",
             );
+            eprintln!("incident-bot: {text}");
             1
         }
     }

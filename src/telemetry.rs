@@ -17,6 +17,11 @@ pub fn since_start() -> Duration {
     STARTED.elapsed()
 }
 
+/// Whole milliseconds, as a number log shippers index.
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Installs the global subscriber: text, or one JSON object per line.
 /// `RUST_LOG`, when set, wins over `filter`; an invalid filter falls back to
 /// `info` with a warning.

@@ -1,8 +1,20 @@
-//! The Discord edge: the command definition, reading interactions, the event
-//! handler and rendering replies.
+//! The Discord edge.
+//!
+//! | file | what |
+//! |---|---|
+//! //! | [`interaction`] | who sent an interaction, from where |
+//! | [`responder`] | every answer: first answer, edits, follow-ups, channel and thread posts |
+//! | [`api`], [`rest`], [`retry`] | the REST calls behind a trait, on serenity's client, retried |
+//! | [`register`] | command registration, for any mode |
+//! | [`embeds`], [`format`] | what responders see |
+//! | [`confirmation`] | the read-back protocol of custom ids and embed fields |
 
-pub mod actions;
-pub mod command;
-pub mod handler;
-pub mod options;
-pub mod render;
+pub mod api;
+pub mod confirmation;
+pub mod embeds;
+pub mod format;
+pub mod interaction;
+pub mod register;
+pub mod responder;
+pub mod rest;
+pub mod retry;

@@ -34,6 +34,8 @@ pub enum ArnError {
     Resource,
     #[error("is not an Incident Manager response plan ARN (arn:aws:ssm-incidents::ACCOUNT:response-plan/NAME)")]
     NotResponsePlan,
+    #[error("is not an Incident Manager incident record ARN (arn:aws:ssm-incidents::ACCOUNT:incident-record/PLAN/ID)")]
+    NotIncidentRecord,
 }
 
 impl Arn {

@@ -13,6 +13,7 @@ use super::impact::{Impact, ImpactError};
 use super::links::{LinkError, MAX_RELATED_ITEMS, RelatedItem, parse_links};
 use super::plans::{PlanCatalog, PlanError, ResolvedPlan};
 use super::text::{IncidentTitle, TitleError, truncate};
+use super::token::ClientToken;
 
 /// Milliseconds from the Unix epoch to Discord's epoch (2015-01-01).
 const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
@@ -63,8 +64,8 @@ impl Origin {
     }
 
     /// The idempotency token: one interaction can start at most one incident.
-    pub fn client_token(&self) -> String {
-        format!("discord-interaction-{}", self.interaction_id)
+    pub fn client_token(&self) -> ClientToken {
+        ClientToken::for_interaction(self.interaction_id)
     }
 }
 
@@ -136,7 +137,7 @@ pub struct Declaration {
     /// The links first, in the order given, then the Discord channel.
     pub related_items: Vec<RelatedItem>,
     pub trigger: Trigger,
-    pub client_token: String,
+    pub client_token: ClientToken,
     pub origin: Origin,
 }
 
@@ -230,7 +231,7 @@ impl Declaration {
             title,
             related_items,
             trigger: Trigger { source: source.clone(), timestamp: now, raw_data },
-            client_token: format!("cli-{}-{nanos}", std::process::id()),
+            client_token: ClientToken::for_terminal(std::process::id(), nanos),
             origin: Origin {
                 interaction_id: 0,
                 guild_id: None,
@@ -289,7 +290,7 @@ mod tests {
                 origin().interaction_id
             )
         );
-        assert_eq!(d.client_token, format!("discord-interaction-{}", origin().interaction_id));
+        assert_eq!(d.client_token.as_str(), format!("discord-interaction-{}", origin().interaction_id));
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Per-user cooldown and per-guild rate limit: sliding windows in memory.
 //!
 //! The defaults never get in the way of a real incident (3 declarations per
-//! user and 20 per guild per minute) but stop a stuck key or a script from
-//! paging everyone a hundred times.
+//! user and 20 per guild per minute; 10 changes to incidents per user per
+//! minute) but stop a stuck key or a script from paging everyone a hundred
+//! times.
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -36,7 +37,8 @@ pub struct Limited {
 #[derive(Debug)]
 pub struct RateLimiter {
     per_user: Window,
-    per_guild: Window,
+    /// `None`: no limit per guild.
+    per_guild: Option<Window>,
     users: DashMap<u64, VecDeque<Instant>>,
     guilds: DashMap<u64, VecDeque<Instant>>,
 }
@@ -45,7 +47,7 @@ pub struct RateLimiter {
 const SWEEP_AT: usize = 10_000;
 
 impl RateLimiter {
-    pub fn new(per_user: Window, per_guild: Window) -> Self {
+    pub fn new(per_user: Window, per_guild: Option<Window>) -> Self {
         Self { per_user, per_guild, users: DashMap::new(), guilds: DashMap::new() }
     }
 
@@ -55,20 +57,17 @@ impl RateLimiter {
         // Lock order is always user, then guild: no deadlock between callers.
         let mut u = self.users.entry(user).or_default();
         check(&mut u, self.per_user, now, Scope::User)?;
-        if let Some(g) = guild {
+        if let (Some(g), Some(per_guild)) = (guild, self.per_guild) {
             let mut gq = self.guilds.entry(g).or_default();
-            check(&mut gq, self.per_guild, now, Scope::Guild)?;
+            check(&mut gq, per_guild, now, Scope::Guild)?;
             gq.push_back(now);
         }
         u.push_back(now);
         drop(u);
+        let longest = self.per_guild.map_or(self.per_user.window, |g| g.window.max(self.per_user.window));
         for map in [&self.users, &self.guilds] {
             if map.len() > SWEEP_AT {
-                map.retain(|_, q| {
-                    q.back().is_some_and(|t| {
-                        now.saturating_duration_since(*t) < self.per_user.window.max(self.per_guild.window)
-                    })
-                });
+                map.retain(|_, q| q.back().is_some_and(|t| now.saturating_duration_since(*t) < longest));
             }
         }
         Ok(())
@@ -95,7 +94,7 @@ mod tests {
 
     #[test]
     fn per_user_then_per_guild() {
-        let l = RateLimiter::new(Window { max: 2, window: MIN }, Window { max: 3, window: MIN });
+        let l = RateLimiter::new(Window { max: 2, window: MIN }, Some(Window { max: 3, window: MIN }));
         let t0 = Instant::now();
         assert!(l.try_acquire(1, Some(9), t0).is_ok());
         assert!(l.try_acquire(1, Some(9), t0 + Duration::from_secs(10)).is_ok());

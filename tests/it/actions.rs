@@ -534,3 +534,52 @@ async fn a_hanging_incident_list_does_not_queue_declarations() {
     assert!(app.aws.requests("ListIncidentRecords").len() <= 2, "one refresh at a time");
     app.stop().await;
 }
+
+/// Two responders declare on the same plan seconds apart: the second
+/// confirmation points at the first, though the list of open incidents was
+/// fetched before either existed (the bot's own declaration is in it at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declaration_seconds_after_another_on_the_same_plan_points_at_it() {
+    let app = spawn_app().await;
+    let ac = fake_discord::update_autocomplete(json!([{"name": "incident", "type": 3, "value": "", "focused": true}]));
+    let id = app.discord.dispatch_interaction(ac).await;
+    app.discord.wait_callback(id).await;
+    let (_, _, first) = declare(&app, "Checkout failing").await;
+    let (second, _, _) = declare(&app, "Checkout failing too").await;
+    let dup = field(embed(&app.discord.wait_edit(second, 1).await), "Possible duplicate").to_owned();
+    assert!(dup.starts_with("• Checkout failing (started <t:") && dup.ends_with(&format!("`{first}`")), "{dup}");
+    assert_eq!(app.aws.requests("ListIncidentRecords").len(), 1, "no list was needed for it");
+    app.stop().await;
+}
+
+/// `/incident-update`, the buttons and the dialogs count against a per-user
+/// limit of their own; over it, the user is told when to retry, privately,
+/// and nothing reaches AWS.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_are_rate_limited_per_user() {
+    // (Appended to the test config's [limits] table.)
+    let extra = "changes_per_user = 2\nchanges_per_user_window_secs = 600\n";
+    let app = spawn_app_with(TestConfig { extra_toml: extra, ..TestConfig::default() }).await;
+    let (_, message, arn) = declare(&app, "Many changes").await;
+    let (_, ack) = submit(&app, &message, "incident:note", &[("note", "one")]).await;
+    assert_eq!(ack["type"], 6);
+    let update = fake_discord::update_command(json!([opt("incident", arn.as_str()), opt("note", "two")]));
+    let id = app.discord.dispatch_interaction(update).await;
+    assert_eq!(app.discord.wait_callback(id).await.0["type"], 5);
+    for over in [
+        fake_discord::update_command(json!([opt("incident", arn.as_str()), opt("note", "three")])),
+        fake_discord::modal_submit(&message, "incident:note", &[("note", "four")]),
+    ] {
+        let id = app.discord.dispatch_interaction(over).await;
+        let (reply, _) = app.discord.wait_callback(id).await;
+        assert_eq!(reply["data"]["flags"], 64);
+        let content = reply["data"]["content"].as_str().unwrap();
+        assert!(
+            content.starts_with("⏳ You have made 2 changes to incidents in the last 10 minutes. Try again in "),
+            "{content}"
+        );
+    }
+    app.aws.wait_requests("CreateTimelineEvent", 3).await;
+    assert_eq!(app.aws.requests("CreateTimelineEvent").len(), 3, "the declaration's event and two notes");
+    app.stop().await;
+}

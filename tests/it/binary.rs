@@ -306,6 +306,11 @@ async fn the_binary_stops_on_sigterm_while_the_gateway_is_down() {
         .spawn()
         .unwrap();
     discord.wait_commands().await;
+    discord
+        .wait_for("a gateway session", |s| {
+            s.events.iter().any(|e| matches!(e, super::fake_discord::Event::Identify(_))).then_some(())
+        })
+        .await;
     discord.break_gateway();
     // serenity tries to resume (twice), then drops the shard and starts a
     // new one, which fails too: from then on no shard is running.

@@ -478,6 +478,13 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
                 "avatar": null, "bot": true, "flags": 0, "mfa_enabled": true, "verified": true});
             Ok((Resp::json(200, &me), None))
         }
+        ("GET", ["oauth2", "applications", "@me"]) => {
+            bot_auth()?;
+            let app = json!({"id": APP_ID.to_string(), "name": "incident-bot", "icon": null, "description": "",
+                "bot_public": false, "bot_require_code_grant": false, "verify_key": "0".repeat(64), "flags": 0,
+                "bot": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "avatar": null, "bot": true}});
+            Ok((Resp::json(200, &app), None))
+        }
         ("PUT", ["applications", a, "commands"]) if *a == app => {
             bot_auth()?;
             commands(s, None, body)

@@ -152,7 +152,8 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(TestConfig::default()).await
 }
 
-/// Starts both fakes and the bot, and waits until `/incident` is registered.
+/// Starts both fakes and the bot, and waits until `/incident` is registered
+/// and the gateway connected.
 pub async fn spawn_app_with(c: TestConfig) -> TestApp {
     let aws = FakeIncidentManager::start(&["Payments", "Search"]).await;
     for (name, display) in c.extra_plans {
@@ -175,30 +176,33 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, c: TestCo
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
-    let registrations = discord
-        .with_state(|s| s.events.iter().filter(|e| matches!(e, super::fake_discord::Event::Commands { .. })).count());
     let endpoint = c.endpoint_url.clone().unwrap_or_else(|| aws.url.clone());
     let toml = config_toml(&discord.api_url, &endpoint, &c);
     let config = Config::from_parts(Some(&toml), Path::new("test-config.toml"), &|k| {
         (k == "DISCORD_TOKEN").then(|| TOKEN.to_owned())
     })
     .unwrap();
-    let sdk = incident_bot::incident_manager::sdk_config(&config.aws, Some(test_credentials())).await;
+    let sdk = incident_bot::backend::sdk::sdk_config(&config.aws, Some(test_credentials())).await;
     let (tx, rx) = oneshot::channel::<()>();
+    let health = std::sync::Arc::new(incident_bot::observe::Health::default());
+    let watched = health.clone();
     let task = tokio::spawn(async move {
-        incident_bot::app::run(config, &sdk, async move {
-            let _ = rx.await;
-        })
+        incident_bot::app::run_with_health(
+            config,
+            &sdk,
+            async move {
+                let _ = rx.await;
+            },
+            watched,
+        )
         .await
         .unwrap();
     });
-    discord
-        .wait_for("command registration", |s| {
-            (s.events.iter().filter(|e| matches!(e, super::fake_discord::Event::Commands { .. })).count()
-                > registrations)
-                .then_some(())
-        })
-        .await;
+    // Ready as `/healthz` means it: the commands registered and the gateway
+    // connected (its READY handled).
+    if let Err(why) = health.wait_ready(super::WAIT).await {
+        panic!("the bot never became ready: {why}; {:#?}", discord.with_state(|s| s.events.clone()));
+    }
     TestApp { discord, aws, shutdown: std::sync::Mutex::new(Some(tx)), task: Some(task) }
 }
 

@@ -162,3 +162,28 @@ async fn declare_dry_run_prints_the_request_and_sends_nothing() {
     );
     assert_eq!(aws.requests("StartIncident").len(), 1);
 }
+
+/// `incident-bot register` puts the commands in place over REST alone (no
+/// gateway), where the config says, and says so; a rejected token is exit 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_alone_puts_the_commands_in_place() {
+    let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
+    let path = config(&discord, &aws, "");
+    let (code, stdout, stderr) =
+        run(&mut bot(&["register", "--config", path.to_str().unwrap()], Some(TOKEN), false)).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert_eq!(
+        stdout.trim(),
+        format!("registered /incident, /incident-update for incident-bot ({APP_ID}) in every server (global commands)")
+    );
+    let body = discord.wait_commands().await;
+    let names: Vec<&str> = body.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["incident", "incident-update"]);
+    assert_eq!(discord.gateway_sessions(), 0, "no gateway connection");
+    assert!(discord.rejected().is_empty(), "{:#?}", discord.rejected());
+
+    let (code, _, stderr) =
+        run(&mut bot(&["register", "--config", path.to_str().unwrap()], Some("wrong"), false)).await;
+    assert_eq!(code, 1);
+    assert!(stderr.contains("rejected by Discord (401)"), "{stderr}");
+}

@@ -5,12 +5,13 @@
 use std::collections::BTreeMap;
 use std::time::UNIX_EPOCH;
 
-use incident_bot::discord::render;
+use incident_bot::backend::{AwsError, ErrorKind, Operation};
+use incident_bot::discord::embeds::{self, Extras};
 use incident_bot::domain::declaration::Refusal;
 use incident_bot::domain::{
-    Declaration, DeclareInput, IncidentSource, ItemTarget, Origin, PlanCatalog, ResponsePlanArn,
+    Declaration, DeclareInput, IncidentArn, IncidentSource, ItemTarget, Origin, PlanCatalog, ResponsePlanArn,
 };
-use incident_bot::incident_manager::AwsError;
+use incident_bot::messages;
 use proptest::prelude::*;
 use serde_json::{Value, json};
 
@@ -39,7 +40,7 @@ fn body(d: &Declaration) -> Value {
         })
         .collect();
     let mut b = json!({
-        "clientToken": d.client_token,
+        "clientToken": d.client_token.as_str(),
         "relatedItems": items,
         "responsePlanArn": d.plan.arn.as_str(),
         "triggerDetails": {
@@ -142,20 +143,23 @@ proptest! {
                         prop_assert!(u.starts_with("https://") || u.starts_with("http://"), "{u}");
                     }
                 }
+                let arn = IncidentArn::parse(&format!("arn:aws:ssm-incidents::111122223333:incident-record/{}/x", d.plan.arn.name())).unwrap();
                 for region in [Some("us-east-1"), None] {
-                    let embed = serde_json::to_value(render::declared(&d, &format!("{}/x", d.plan.arn), region)).unwrap();
+                    let embed = serde_json::to_value(embeds::declared(&d, &arn, region, &Extras::default())).unwrap();
                     assert_fits_discord(&embed);
-                    for err in [AwsError::AccessDenied, AwsError::PlanNotFound, AwsError::Validation { field: Some("title".into()) }, AwsError::NoAnswer, AwsError::Other("X".repeat(300))] {
-                        assert_fits_discord(&serde_json::to_value(render::failed(&err, &d, region)).unwrap());
+                    let kinds = [ErrorKind::AccessDenied, ErrorKind::NotFound, ErrorKind::Validation { field: Some("title".into()) }, ErrorKind::NoAnswer, ErrorKind::Other("X".repeat(300))];
+                    for kind in kinds {
+                        let err = AwsError::new(Operation::StartIncident, kind);
+                        assert_fits_discord(&serde_json::to_value(embeds::failed(&err, &d, region)).unwrap());
                     }
                 }
             }
             Err(refusal) => {
-                let message = render::refusal(&refusal);
+                let message = messages::refusal(&refusal);
                 prop_assert!(message.chars().count() <= 2000);
                 prop_assert!(message.ends_with("Nothing was declared."), "{message}");
                 if let Refusal::Link(e) = &refusal {
-                    prop_assert!(message.contains(&render::quote(&e.item)), "{message} does not name {:?}", e.item);
+                    prop_assert!(message.contains(&messages::quote(&e.item)), "{message} does not name {:?}", e.item);
                 }
                 if let Refusal::Plan(p) = &refusal {
                     prop_assert!(!p.to_string().is_empty());

@@ -1,28 +1,9 @@
-//! Reading an interaction: its options and where it came from.
+//! Reading an interaction: who sent it and from where.
 
-use serenity::all::{
-    ChannelId, CommandInteraction, GuildId, Member, PartialChannel, ResolvedOption, ResolvedValue, User,
-};
+use serenity::all::{ChannelId, CommandInteraction, GuildId, Member, PartialChannel, User};
 
-use super::command::opt;
+use crate::domain::Origin;
 use crate::domain::access::Caller;
-use crate::domain::{DeclareInput, Origin};
-
-/// The `/incident` options as typed. Unknown options are ignored: Discord
-/// only sends the ones the registered command declares.
-pub fn declare_input(options: &[ResolvedOption<'_>]) -> DeclareInput {
-    let mut input = DeclareInput::default();
-    for o in options {
-        match (o.name, &o.value) {
-            (opt::PLAN, ResolvedValue::String(s)) => input.plan = Some((*s).to_owned()),
-            (opt::IMPACT, ResolvedValue::Integer(i)) => input.impact = Some(*i),
-            (opt::TITLE, ResolvedValue::String(s)) => input.title = Some((*s).to_owned()),
-            (opt::LINKS, ResolvedValue::String(s)) => input.links = Some((*s).to_owned()),
-            _ => {}
-        }
-    }
-    input
-}
 
 /// Who declared, where, and the interaction's id.
 pub fn origin(cmd: &CommandInteraction) -> Origin {

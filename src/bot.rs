@@ -1,0 +1,139 @@
+//! The one accept path. A transport (the gateway today) hands each
+//! interaction to [`Bot::accept`] with the [`Callback`] its first answer
+//! goes through; everything after that is the same for every transport and
+//! every kind of interaction:
+//!
+//! 1. the interaction is parsed into a [`Route`] and dropped;
+//! 2. a repeated delivery of an interaction id is ignored;
+//! 3. while shutting down, a new interaction gets a private "restarting";
+//! 4. it runs in its own task, counted in flight (a shutdown waits for it),
+//!    in a tracing span, with a panic guard: a panic is contained, logged and
+//!    answered.
+//!
+//! [`Services`] is what the command families run with.
+
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use futures_util::FutureExt;
+use serenity::all::Interaction;
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, error, info};
+
+use crate::bounded::RecentSet;
+use crate::commands::{Kind, Route};
+use crate::discord::embeds;
+use crate::discord::responder::{Callback, Reply, Responder};
+use crate::messages;
+use crate::services::Services;
+
+/// How long an interaction id is remembered to drop repeated deliveries:
+/// Discord's interaction tokens are valid for 15 minutes.
+pub const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
+/// How many interaction ids are remembered at most (a burst of this many in
+/// 15 minutes is far beyond any team's).
+pub const DEDUPE_MAX: usize = 50_000;
+/// The bot's core: see the module documentation.
+pub struct Bot {
+    services: Arc<Services>,
+    /// Interaction ids already handled.
+    seen: RecentSet<u64>,
+    /// Set when shutting down: new interactions are turned away.
+    draining: AtomicBool,
+    /// Interactions being handled now.
+    in_flight: TaskTracker,
+}
+
+impl Bot {
+    pub fn new(services: Services) -> Arc<Self> {
+        Arc::new(Self {
+            services: Arc::new(services),
+            seen: RecentSet::new(DEDUPE_MAX, DEDUPE_WINDOW),
+            draining: AtomicBool::new(false),
+            in_flight: TaskTracker::new(),
+        })
+    }
+
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// Takes an interaction from a transport; its first answer goes through
+    /// `callback`. Returns at once: the interaction runs in a task of its
+    /// own, which holds only the parsed request and what answering takes.
+    pub fn accept(self: &Arc<Self>, interaction: Interaction, callback: Arc<dyn Callback>) {
+        let Some((route, responder, id)) = self.prepare(interaction, callback) else { return };
+        let bot = Arc::clone(self);
+        self.in_flight.spawn(async move { Box::pin(bot.handle(route, responder, id)).await });
+    }
+
+    /// [`Self::accept`], handled to the end before it returns.
+    #[cfg(test)]
+    pub(crate) async fn handle_now(self: &Arc<Self>, interaction: Interaction, callback: Arc<dyn Callback>) {
+        if let Some((route, responder, id)) = self.prepare(interaction, callback) {
+            self.handle(route, responder, id).await;
+        }
+    }
+
+    /// The route and the responder of an interaction of the bot's, which is
+    /// then dropped.
+    fn prepare(&self, interaction: Interaction, callback: Arc<dyn Callback>) -> Option<(Route, Responder, u64)> {
+        let received = Instant::now();
+        let route = Route::parse(&interaction)?;
+        let (id, token, channel) = match interaction {
+            Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token, c.channel_id),
+            Interaction::Component(c) => (c.id, c.token, c.channel_id),
+            Interaction::Modal(m) => (m.id, m.token, m.channel_id),
+            _ => return None,
+        };
+        let responder = Responder::new(id, token, channel, received, callback, self.services.discord.clone());
+        Some((route, responder, id.get()))
+    }
+
+    async fn handle(&self, route: Route, r: Responder, id: u64) {
+        let kind = route.kind();
+        if kind != Kind::Autocomplete && !self.seen.first_time(id) {
+            info!(interaction = id, "repeated delivery of an interaction ignored");
+            return;
+        }
+        let used = route.used();
+        if kind != Kind::Autocomplete && self.draining.load(Ordering::SeqCst) {
+            r.private(format!("⏳ {}", messages::restarting(used))).await;
+            return;
+        }
+        let span = route.span(id);
+        let run = AssertUnwindSafe(route.run(&self.services, &r)).catch_unwind().instrument(span.clone()).await;
+        if run.is_err() {
+            self.answer_panic(kind, &r).instrument(span).await;
+        }
+    }
+
+    /// A panic while handling one interaction: the process goes on, and the
+    /// user is told.
+    async fn answer_panic(&self, kind: Kind, r: &Responder) {
+        error!("internal error (panic) while handling an interaction");
+        if kind == Kind::Declaration {
+            self.services.metrics.declaration("internal_error", "");
+        }
+        if kind == Kind::Autocomplete {
+            return;
+        }
+        if r.answered() {
+            // Already acknowledged: replace the "thinking…" reply instead.
+            r.deliver(Reply::embed(embeds::internal_error(kind == Kind::Declaration))).await;
+        } else {
+            r.private(format!("⚠️ {}", messages::internal_error())).await;
+        }
+    }
+
+    /// Stops accepting interactions and waits up to `grace` for those in
+    /// flight. Returns how many were still running when the wait ended.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.draining.store(true, Ordering::SeqCst);
+        self.in_flight.close();
+        let _ = tokio::time::timeout(grace, self.in_flight.wait()).await;
+        self.in_flight.len()
+    }
+}

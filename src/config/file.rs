@@ -1,0 +1,268 @@
+//! The file's schema: what `config.toml` may hold, and the checked value
+//! types its keys are read into. Every value is validated as it is read, so
+//! an error names the key (see [`super::Config::load`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::domain::access::Rules;
+use crate::domain::{IncidentSource, ResponsePlanArn};
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileConfig {
+    pub(super) discord: FileDiscord,
+    pub(super) aws: FileAws,
+    pub(super) incident: FileIncident,
+    pub(super) access: FileAccess,
+    pub(super) limits: FileLimits,
+    pub(super) log: FileLog,
+    pub(super) server: FileServer,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileServer {
+    pub(super) listen: Option<std::net::SocketAddr>,
+}
+
+#[derive(Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub(super) enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileRules {
+    pub(super) allowed_role_ids: Vec<Snowflake>,
+    pub(super) allowed_user_ids: Vec<Snowflake>,
+    pub(super) allowed_channel_ids: Vec<Snowflake>,
+}
+
+impl From<FileRules> for Rules {
+    fn from(r: FileRules) -> Self {
+        let set = |v: Vec<Snowflake>| v.into_iter().map(|s| s.0).collect();
+        Self {
+            role_ids: set(r.allowed_role_ids),
+            user_ids: set(r.allowed_user_ids),
+            channel_ids: set(r.allowed_channel_ids),
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileAccess {
+    pub(super) allowed_role_ids: Vec<Snowflake>,
+    pub(super) allowed_user_ids: Vec<Snowflake>,
+    pub(super) allowed_channel_ids: Vec<Snowflake>,
+    pub(super) allow_dms: bool,
+    pub(super) guilds: BTreeMap<SnowflakeKey, FileRules>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileLimits {
+    pub(super) per_user: Bounded<1, 100_000>,
+    pub(super) per_user_window_secs: Bounded<1, 86_400>,
+    pub(super) per_guild: Bounded<1, 100_000>,
+    pub(super) per_guild_window_secs: Bounded<1, 86_400>,
+    pub(super) changes_per_user: Bounded<1, 100_000>,
+    pub(super) changes_per_user_window_secs: Bounded<1, 86_400>,
+    pub(super) shutdown_grace_secs: Bounded<0, 900>,
+    pub(super) max_concurrent_declarations: Bounded<1, 10_000>,
+}
+
+impl Default for FileLimits {
+    fn default() -> Self {
+        Self {
+            per_user: Bounded(3),
+            per_user_window_secs: Bounded(60),
+            per_guild: Bounded(20),
+            per_guild_window_secs: Bounded(60),
+            changes_per_user: Bounded(10),
+            changes_per_user_window_secs: Bounded(60),
+            shutdown_grace_secs: Bounded(30),
+            max_concurrent_declarations: Bounded(200),
+        }
+    }
+}
+
+/// A guild id used as a table key (`[access.guilds.123456789012345678]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct SnowflakeKey(pub(super) u64);
+
+impl TryFrom<String> for SnowflakeKey {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        s.parse::<u64>().ok().filter(|v| *v > 0 && i64::try_from(*v).is_ok()).map(Self).ok_or(BAD_ID)
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileDiscord {
+    pub(super) guild_ids: Vec<Snowflake>,
+    pub(super) api_url: Option<HttpUrl>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileAws {
+    pub(super) region: Option<Region>,
+    pub(super) endpoint_url: Option<HttpUrl>,
+    pub(super) max_attempts: Bounded<1, 10>,
+    pub(super) initial_backoff_ms: Bounded<1, 60_000>,
+    pub(super) connect_timeout_secs: Bounded<1, 60>,
+    pub(super) attempt_timeout_secs: Bounded<1, 600>,
+    pub(super) operation_timeout_secs: Bounded<1, 840>,
+}
+
+impl Default for FileAws {
+    fn default() -> Self {
+        Self {
+            region: None,
+            endpoint_url: None,
+            max_attempts: Bounded(3),
+            initial_backoff_ms: Bounded(500),
+            connect_timeout_secs: Bounded(3),
+            attempt_timeout_secs: Bounded(10),
+            operation_timeout_secs: Bounded(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileIncident {
+    pub(super) default_plan: Option<String>,
+    pub(super) source: IncidentSource,
+    pub(super) plans: BTreeMap<Alias, ResponsePlanArn>,
+    pub(super) plans_refresh_secs: Bounded<0, 86_400>,
+    pub(super) create_thread: bool,
+    pub(super) duplicate_window_mins: Bounded<0, 1440>,
+}
+
+impl Default for FileIncident {
+    fn default() -> Self {
+        Self {
+            default_plan: None,
+            source: IncidentSource::default(),
+            plans: BTreeMap::new(),
+            plans_refresh_secs: Bounded(300),
+            create_thread: true,
+            duplicate_window_mins: Bounded(30),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileLog {
+    pub(super) filter: String,
+    pub(super) format: LogFormat,
+}
+
+impl Default for FileLog {
+    fn default() -> Self {
+        Self { filter: "info".to_owned(), format: LogFormat::Text }
+    }
+}
+
+/// A Discord id: a positive integer, written as a number or a string.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Snowflake(pub(super) u64);
+
+impl<'de> Deserialize<'de> for Snowflake {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Snowflake;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a Discord id (a positive integer, e.g. 123456789012345678)")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Snowflake, E> {
+                u64::try_from(v).ok().filter(|v| *v > 0).map(Snowflake).ok_or_else(|| E::custom(BAD_ID))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Snowflake, E> {
+                self.visit_i64(i64::try_from(v).map_err(|_| E::custom(BAD_ID))?)
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Snowflake, E> {
+                v.trim().parse::<u64>().map_err(|_| E::custom(BAD_ID)).and_then(|n| self.visit_u64(n))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+pub(super) const BAD_ID: &str = "not a Discord id (a positive integer, e.g. 123456789012345678)";
+
+/// An absolute `http://` or `https://` URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct HttpUrl(pub(super) url::Url);
+
+impl TryFrom<String> for HttpUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let url = url::Url::parse(&s).map_err(|e| format!("not a URL ({e})"))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err("must be an http:// or https:// URL".to_owned());
+        }
+        Ok(Self(url))
+    }
+}
+
+/// An AWS region name such as `eu-west-1`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct Region(pub(super) String);
+
+impl TryFrom<String> for Region {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            Ok(Self(s))
+        } else {
+            Err("not an AWS region name (e.g. us-east-1)")
+        }
+    }
+}
+
+/// A response plan alias: what responders type, so short and plain.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct Alias(pub(super) String);
+
+impl TryFrom<String> for Alias {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if (1..=50).contains(&s.len()) && s.chars().all(ok_char) {
+            Ok(Self(s))
+        } else {
+            Err("an alias is 1-50 letters, digits, `-`, `_` or `.`")
+        }
+    }
+}
+
+/// An integer that must lie within `MIN..=MAX`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Bounded<const MIN: u64, const MAX: u64>(pub(super) u64);
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = i64::deserialize(d)?;
+        u64::try_from(v)
+            .ok()
+            .filter(|v| (MIN..=MAX).contains(v))
+            .map(Self)
+            .ok_or_else(|| serde::de::Error::custom(format!("must be between {MIN} and {MAX}, got {v}")))
+    }
+}

@@ -1,0 +1,99 @@
+//! Configuration layering and its error messages.
+
+use std::collections::HashMap;
+
+use secrecy::ExposeSecret;
+
+use super::*;
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    let mut vars: HashMap<String, String> = env.iter().map(|(k, v)| ((*k).into(), (*v).into())).collect();
+    vars.entry("DISCORD_TOKEN".into()).or_insert_with(|| "tok".into());
+    Config::from_parts(Some(text), Path::new("config.toml"), &|k| vars.get(k).cloned())
+}
+
+const FULL: &str = r#"
+    [discord]
+    guild_ids = [123456789012345678, "223456789012345678"]
+    [aws]
+    region = "eu-west-1"
+    [incident]
+    default_plan = "payments"
+    [incident.plans]
+    payments = "arn:aws:ssm-incidents::111122223333:response-plan/Payments"
+"#;
+
+#[test]
+fn defaults_file_then_env() {
+    let c = load("", &[]).unwrap();
+    assert!(c.discord.guild_ids.is_empty());
+    assert_eq!(c.incident.source.as_str(), "discord.incident-bot");
+    assert_eq!(c.aws.max_attempts, 3);
+    let c = load(FULL, &[]).unwrap();
+    assert_eq!(c.discord.guild_ids, vec![123_456_789_012_345_678, 223_456_789_012_345_678]);
+    assert_eq!(c.aws.region.as_deref(), Some("eu-west-1"));
+    assert!(c.incident.plans.has_default());
+    let c = load(FULL, &[("INCIDENT_BOT_GUILD_IDS", "5, 6"), ("INCIDENT_BOT_AWS_REGION", "us-east-2")]).unwrap();
+    assert_eq!(c.discord.guild_ids, vec![5, 6]);
+    assert_eq!(c.aws.region.as_deref(), Some("us-east-2"));
+    assert_eq!(c.discord.token.expose_secret(), "tok");
+}
+
+fn error(text: &str, env: &[(&str, &str)]) -> String {
+    load(text, env).unwrap_err().to_string()
+}
+
+#[test]
+fn errors_name_file_key_and_reason() {
+    assert!(error("[discord\n", &[]).starts_with("config.toml: not valid TOML"));
+    let e = error("[discord]\nguild = 1\n", &[]);
+    assert!(e.starts_with("config.toml: key `discord.guild`: unknown field `guild`"), "{e}");
+    let e = error("[discord]\nguild_ids = [\"abc\"]\n", &[]);
+    assert!(e.starts_with("config.toml: key `discord.guild_ids[0]`: not a Discord id"), "{e}");
+    let e = error("[incident.plans]\npay = \"arn:aws:lambda:us-east-1:111122223333:function:x\"\n", &[]);
+    assert!(
+        e.starts_with("config.toml: key `incident.plans.pay`: is not an Incident Manager response plan ARN"),
+        "{e}"
+    );
+    let e = error("[incident]\nsource = \"aws.bot\"\n", &[]);
+    assert!(e.contains("key `incident.source`: must not start with `aws.`"), "{e}");
+    let e = error("[incident]\ndefault_plan = \"ghost\"\n", &[]);
+    assert!(e.contains("key `incident.default_plan`"), "{e}");
+    let e = error("", &[("INCIDENT_BOT_SOURCE", &"x".repeat(51))]);
+    assert!(e.starts_with("environment variable INCIDENT_BOT_SOURCE: key `incident.source`: is 51 characters"), "{e}");
+    let e = error("[aws]\nmax_attempts = 0\n", &[]);
+    assert!(e.contains("key `aws.max_attempts`: must be between 1 and 10"), "{e}");
+}
+
+#[test]
+fn access_and_limits() {
+    let c = load(
+        "[access]\nallowed_role_ids = [11]\nallow_dms = true\n[access.guilds.\"22\"]\nallowed_channel_ids = [\"33\"]\n\
+         [limits]\nper_user = 5\n",
+        &[],
+    )
+    .unwrap();
+    assert!(c.access.global.role_ids.contains(&11));
+    assert!(c.access.allow_dms);
+    assert!(c.access.guilds[&22].channel_ids.contains(&33));
+    assert_eq!(c.limits.per_user.max, 5);
+    assert_eq!(c.limits.per_guild.max, 20);
+    let e = error("[access.guilds.abc]\n", &[]);
+    assert!(e.contains("key `access.guilds.abc`: not a Discord id"), "{e}");
+    let e = error("[discord]\ntoken = \"x\"\n", &[]);
+    assert!(e.contains("key `discord.token`: the Discord token is never read from the file"), "{e}");
+}
+
+#[test]
+fn the_example_config_loads() {
+    let c = load(include_str!("../../config.toml.example"), &[]).unwrap();
+    assert!(c.incident.plans.aliases().count() > 0);
+}
+
+#[test]
+fn token_is_required_and_redacted() {
+    let r = Config::from_parts(Some(""), Path::new("c.toml"), &|_| None);
+    assert!(matches!(r, Err(ConfigError::MissingToken)));
+    let c = load("", &[("DISCORD_TOKEN", "super-secret-token")]).unwrap();
+    assert!(!format!("{c:?}").contains("super-secret-token"));
+}

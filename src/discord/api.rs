@@ -1,0 +1,164 @@
+//! The Discord REST calls the bot makes, behind one trait: serenity's HTTP
+//! client in the bot ([`super::rest::Rest`]), a recording fake in unit tests.
+//! Bodies are serenity's builders; answers are only what the bot reads back.
+
+use async_trait::async_trait;
+use serenity::all::{
+    ApplicationId, ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, InteractionId, MessageId,
+};
+
+/// A message the bot sent or edited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageRef {
+    pub id: MessageId,
+    pub channel_id: ChannelId,
+}
+
+/// The bot's application, as the token identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppInfo {
+    pub id: ApplicationId,
+    pub name: String,
+}
+
+/// Where commands are registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommandScope {
+    Global,
+    Guild(GuildId),
+}
+
+impl std::fmt::Display for CommandScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Global => f.write_str("every server (global commands)"),
+            Self::Guild(g) => write!(f, "server {g}"),
+        }
+    }
+}
+
+/// A failed Discord call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    /// Discord answered with an error: HTTP status and Discord's JSON code.
+    #[error("Discord refused it ({status}, code {code}: {message})")]
+    Refused { status: u16, code: isize, message: String },
+    /// No answer: DNS, connection refused, TLS, timeout.
+    #[error("Discord could not be reached: {0}")]
+    Unreachable(String),
+    /// Anything else (a body that could not be built or read).
+    #[error("{0}")]
+    Other(String),
+}
+
+/// Discord's code for "Missing Permissions".
+const MISSING_PERMISSIONS: isize = 50013;
+
+impl ApiError {
+    /// A rate limit, a Discord server error or no answer: worth a retry.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Refused { status, .. } => *status == 429 || *status >= 500,
+            Self::Unreachable(_) => true,
+            Self::Other(_) => false,
+        }
+    }
+
+    /// The bot lacks a permission for what it tried.
+    pub fn is_missing_permission(&self) -> bool {
+        matches!(self, Self::Refused { status: 403, .. } | Self::Refused { code: MISSING_PERMISSIONS, .. })
+    }
+
+    /// Discord refused the bot's token.
+    pub fn is_unauthorized(&self) -> bool {
+        matches!(self, Self::Refused { status: 401, .. })
+    }
+}
+
+impl From<serenity::Error> for ApiError {
+    fn from(e: serenity::Error) -> Self {
+        use serenity::http::HttpError;
+        match e {
+            serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
+                Self::Refused { status: r.status_code.as_u16(), code: r.error.code, message: r.error.message }
+            }
+            serenity::Error::Http(HttpError::Request(e)) => Self::Unreachable(error_chain(&e)),
+            other => Self::Other(other.to_string()),
+        }
+    }
+}
+
+/// An error and its sources, `outer: inner: innermost`.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        cur = s.source();
+    }
+    out
+}
+
+/// Every Discord REST call the bot makes.
+#[async_trait]
+pub trait DiscordApi: Send + Sync + 'static {
+    /// The first answer to an interaction (`POST /interactions/{id}/{token}/callback`).
+    async fn callback(&self, id: InteractionId, token: &str, body: &CreateInteractionResponse) -> Result<(), ApiError>;
+
+    /// Edits an interaction's first answer (`PATCH /webhooks/{app}/{token}/messages/@original`).
+    async fn edit_original(&self, token: &str, body: &EditInteractionResponse) -> Result<MessageRef, ApiError>;
+
+    /// A further message for an interaction (`POST /webhooks/{app}/{token}`).
+    async fn followup(&self, token: &str, body: &CreateInteractionResponseFollowup) -> Result<MessageRef, ApiError>;
+
+    /// A message in a channel or thread (`POST /channels/{id}/messages`).
+    async fn post(&self, channel: ChannelId, body: &CreateMessage) -> Result<MessageRef, ApiError>;
+
+    /// Edits a message the bot sent (`PATCH /channels/{id}/messages/{id}`).
+    async fn edit_message(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        body: &EditMessage,
+    ) -> Result<MessageRef, ApiError>;
+
+    /// The embeds of a message (`GET /channels/{id}/messages/{id}`).
+    async fn message_embeds(&self, channel: ChannelId, message: MessageId) -> Result<Vec<Embed>, ApiError>;
+
+    /// Starts a thread on a message (`POST /channels/{id}/messages/{id}/threads`).
+    async fn start_thread(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        body: &CreateThread,
+    ) -> Result<ChannelId, ApiError>;
+
+    /// The application the token belongs to (`GET /oauth2/applications/@me`);
+    /// later calls that need its id use it.
+    async fn application(&self) -> Result<AppInfo, ApiError>;
+
+    /// Replaces the application's commands in `scope` (`PUT …/commands`).
+    async fn set_commands(&self, scope: CommandScope, commands: &[CreateCommand]) -> Result<(), ApiError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let refused = |status, code| ApiError::Refused { status, code, message: String::new() };
+        assert!(refused(429, 0).is_transient());
+        assert!(refused(502, 0).is_transient());
+        assert!(!refused(400, 50035).is_transient());
+        assert!(ApiError::Unreachable("refused".into()).is_transient());
+        assert!(refused(403, 50013).is_missing_permission());
+        assert!(refused(400, 50013).is_missing_permission());
+        assert!(refused(401, 0).is_unauthorized());
+    }
+}

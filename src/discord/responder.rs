@@ -1,0 +1,331 @@
+//! One way to answer. Every message the bot sends goes through here: the
+//! first answer to an interaction, edits of it, follow-ups, and posts into
+//! channels and threads. This module owns
+//! - the lanes: how many first answers and how many other messages are in
+//!   flight to Discord at once, so a burst reuses a few dozen connections
+//!   instead of opening one per interaction, and an outcome never waits
+//!   behind an acknowledgement;
+//! - the retries ([`super::retry`]);
+//! - `allowed_mentions`: none, ever (a mention in a reply shows, and pings
+//!   no one);
+//! - the fallback when an answer can no longer be edited (the 15-minute
+//!   interaction token expired): the outcome is posted in the channel.
+//!
+//! How the *first* answer travels is the transport's business
+//! ([`Callback`]): over the gateway it is a REST callback; an HTTP
+//! interactions endpoint would return it as its response body.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use serenity::all::{
+    ChannelId, CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateEmbed,
+    CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
+    CreateModal, CreateThread, EditInteractionResponse, EditMessage, Embed, InteractionId, MessageId,
+};
+use tokio::sync::Semaphore;
+use tracing::{error, warn};
+
+use super::api::{ApiError, DiscordApi, MessageRef};
+use super::format::limits;
+use super::retry::{Backoff, retry};
+use crate::domain::text::truncate;
+
+/// At most this many first answers to interactions in flight to Discord. At
+/// 100 ms a request that is 640 a second, far inside the 3 s rule for any
+/// burst a team produces.
+const ACK_LANE: usize = 64;
+/// At most this many other messages (edits, follow-ups, posts) in flight.
+const REPLY_LANE: usize = 32;
+
+/// `builder` (any of serenity's message builders, which share these method
+/// names) with `reply`'s parts, and no mentions allowed.
+macro_rules! fill {
+    ($builder:expr, $reply:expr) => {{
+        let reply = $reply;
+        let mut m = $builder.allowed_mentions(CreateAllowedMentions::new());
+        if let Some(c) = reply.content {
+            m = m.content(c);
+        }
+        if let Some(e) = reply.embed {
+            m = m.embed(e);
+        }
+        if let Some(rows) = reply.components {
+            m = m.components(rows);
+        }
+        m
+    }};
+}
+
+/// One message: text and/or an embed, and its components.
+#[derive(Debug, Clone, Default)]
+pub struct Reply {
+    content: Option<String>,
+    embed: Option<CreateEmbed>,
+    /// `None` leaves an edited message's components as they are.
+    components: Option<Vec<CreateActionRow>>,
+    private: bool,
+}
+
+impl Reply {
+    /// A message of `text` (cut to Discord's 2000 characters).
+    pub fn text(text: impl AsRef<str>) -> Self {
+        Self { content: Some(truncate(text.as_ref(), limits::CONTENT)), ..Self::default() }
+    }
+
+    /// A message only its recipient sees (ephemeral).
+    pub fn private(text: impl AsRef<str>) -> Self {
+        Self { private: true, ..Self::text(text) }
+    }
+
+    /// A message of one embed.
+    pub fn embed(embed: CreateEmbed) -> Self {
+        Self { embed: Some(embed), ..Self::default() }
+    }
+
+    /// With these components (an empty list removes them).
+    #[must_use]
+    pub fn components(mut self, rows: Vec<CreateActionRow>) -> Self {
+        self.components = Some(rows);
+        self
+    }
+
+    fn response_message(self) -> CreateInteractionResponseMessage {
+        let private = self.private;
+        let m = fill!(CreateInteractionResponseMessage::new(), self);
+        if private { m.ephemeral(true) } else { m }
+    }
+
+    fn edit(self) -> EditInteractionResponse {
+        fill!(EditInteractionResponse::new(), self)
+    }
+
+    fn followup(self) -> CreateInteractionResponseFollowup {
+        let private = self.private;
+        fill!(CreateInteractionResponseFollowup::new(), self).ephemeral(private)
+    }
+
+    fn message(self) -> CreateMessage {
+        fill!(CreateMessage::new(), self)
+    }
+
+    fn edit_message(self) -> EditMessage {
+        fill!(EditMessage::new(), self)
+    }
+}
+
+/// The first answer to an interaction.
+#[derive(Debug, Clone)]
+pub enum FirstAnswer {
+    /// "Thinking…": the outcome comes later as an edit.
+    Defer { private: bool },
+    /// A button or dialog taken in hand, with nothing to show yet.
+    Acknowledge,
+    /// A message.
+    Message(Reply),
+    /// The message the button is on, replaced.
+    Update(Reply),
+    /// Autocomplete choices: (name shown, value sent back).
+    Choices(Vec<(String, String)>),
+    /// A dialog.
+    Dialog(CreateModal),
+}
+
+impl FirstAnswer {
+    /// The body Discord expects.
+    pub fn into_response(self) -> CreateInteractionResponse {
+        match self {
+            Self::Defer { private: false } => {
+                CreateInteractionResponse::Defer(CreateInteractionResponseMessage::default())
+            }
+            Self::Defer { private: true } => {
+                CreateInteractionResponse::Defer(CreateInteractionResponseMessage::new().ephemeral(true))
+            }
+            Self::Acknowledge => CreateInteractionResponse::Acknowledge,
+            Self::Message(r) => CreateInteractionResponse::Message(r.response_message()),
+            Self::Update(r) => CreateInteractionResponse::UpdateMessage(r.response_message()),
+            Self::Choices(choices) => CreateInteractionResponse::Autocomplete(
+                choices
+                    .into_iter()
+                    .fold(CreateAutocompleteResponse::new(), |r, (name, value)| r.add_string_choice(name, value)),
+            ),
+            Self::Dialog(m) => CreateInteractionResponse::Modal(m),
+        }
+    }
+}
+
+/// How the first answer to an interaction reaches Discord: the transport's
+/// part of answering.
+#[async_trait]
+pub trait Callback: Send + Sync {
+    async fn send(&self, id: InteractionId, token: &str, answer: CreateInteractionResponse) -> Result<(), ApiError>;
+}
+
+/// The first answer as a REST callback (the gateway's way), in the ack lane.
+pub struct RestCallback(pub Arc<Discord>);
+
+#[async_trait]
+impl Callback for RestCallback {
+    async fn send(&self, id: InteractionId, token: &str, answer: CreateInteractionResponse) -> Result<(), ApiError> {
+        let _lane = self.0.ack_lane.acquire().await;
+        self.0.api.callback(id, token, &answer).await
+    }
+}
+
+/// The Discord REST API with the lanes: messages that belong to no
+/// interaction (threads, channel posts, edits of older messages) go here.
+pub struct Discord {
+    api: Arc<dyn DiscordApi>,
+    ack_lane: Semaphore,
+    reply_lane: Semaphore,
+}
+
+impl Discord {
+    pub fn new(api: Arc<dyn DiscordApi>) -> Self {
+        Self { api, ack_lane: Semaphore::new(ACK_LANE), reply_lane: Semaphore::new(REPLY_LANE) }
+    }
+
+    /// The API itself, for calls outside the lanes (registration).
+    pub fn api(&self) -> &Arc<dyn DiscordApi> {
+        &self.api
+    }
+
+    /// Posts `reply` in a channel or thread, retrying passing failures.
+    pub async fn post(&self, channel: ChannelId, reply: Reply) -> Result<MessageRef, ApiError> {
+        let body = reply.message();
+        retry(Backoff::DELIVERY, "post a message", || async {
+            let _lane = self.reply_lane.acquire().await;
+            self.api.post(channel, &body).await
+        })
+        .await
+    }
+
+    /// Replaces a message the bot sent.
+    pub async fn edit_message(&self, channel: ChannelId, message: MessageId, reply: Reply) -> Result<(), ApiError> {
+        let body = reply.edit_message();
+        retry(Backoff::DELIVERY, "edit a message", || async {
+            let _lane = self.reply_lane.acquire().await;
+            self.api.edit_message(channel, message, &body).await
+        })
+        .await
+        .map(drop)
+    }
+
+    /// The embeds of a message.
+    pub async fn embeds_of(&self, channel: ChannelId, message: MessageId) -> Result<Vec<Embed>, ApiError> {
+        let _lane = self.reply_lane.acquire().await;
+        self.api.message_embeds(channel, message).await
+    }
+
+    /// Starts a thread on a message; returns the thread.
+    pub async fn start_thread(
+        &self,
+        channel: ChannelId,
+        message: MessageId,
+        thread: CreateThread<'_>,
+    ) -> Result<ChannelId, ApiError> {
+        let _lane = self.reply_lane.acquire().await;
+        self.api.start_thread(channel, message, &thread).await
+    }
+}
+
+/// What answering one interaction takes, and nothing else: a declaration
+/// waiting for AWS keeps only this, not the interaction (about 3 KB with its
+/// member, user and options). No `Debug`: the token is a credential.
+pub struct Responder {
+    id: InteractionId,
+    token: String,
+    channel: ChannelId,
+    received: Instant,
+    callback: Arc<dyn Callback>,
+    discord: Arc<Discord>,
+    answered: AtomicBool,
+}
+
+impl Responder {
+    /// Answers interaction `id` (with `token`, from `channel`), received at
+    /// `received`; the first answer goes through `callback`.
+    pub fn new(
+        id: InteractionId,
+        token: String,
+        channel: ChannelId,
+        received: Instant,
+        callback: Arc<dyn Callback>,
+        discord: Arc<Discord>,
+    ) -> Self {
+        Self { id, token, channel, received, callback, discord, answered: AtomicBool::new(false) }
+    }
+
+    /// When the interaction arrived.
+    pub fn received(&self) -> Instant {
+        self.received
+    }
+
+    /// The channel (or thread) the interaction came from.
+    pub fn channel(&self) -> ChannelId {
+        self.channel
+    }
+
+    /// Whether the first answer was given.
+    pub fn answered(&self) -> bool {
+        self.answered.load(Ordering::SeqCst)
+    }
+
+    /// The Discord API with its lanes, for messages elsewhere.
+    pub fn discord(&self) -> &Discord {
+        &self.discord
+    }
+
+    /// The first answer. Discord accepts one, within 3 s.
+    pub async fn answer(&self, answer: FirstAnswer) -> Result<(), ApiError> {
+        let r = self.callback.send(self.id, &self.token, answer.into_response()).await;
+        if r.is_ok() {
+            self.answered.store(true, Ordering::SeqCst);
+        }
+        r
+    }
+
+    /// A private first answer of `text`; a failure is logged.
+    pub async fn private(&self, text: impl AsRef<str>) {
+        if let Err(e) = self.answer(FirstAnswer::Message(Reply::private(text))).await {
+            warn!(error = %e, "could not send a private answer");
+        }
+    }
+
+    /// Replaces the first answer (or the message a button is on), retrying
+    /// passing failures.
+    pub async fn edit(&self, reply: Reply) -> Result<MessageRef, ApiError> {
+        let body = reply.edit();
+        retry(Backoff::DELIVERY, "edit the reply", || async {
+            let _lane = self.discord.reply_lane.acquire().await;
+            self.discord.api.edit_original(&self.token, &body).await
+        })
+        .await
+    }
+
+    /// Shows an outcome: edits the first answer; when that cannot be done
+    /// (the interaction token expired, the answer was deleted), posts it in
+    /// the channel. `None` when neither worked (the log says so).
+    pub async fn deliver(&self, reply: Reply) -> Option<MessageRef> {
+        match self.edit(reply.clone()).await {
+            Ok(m) => return Some(m),
+            Err(e) => warn!(error = %e, "could not edit the reply; posting the outcome to the channel"),
+        }
+        match self.discord.post(self.channel, reply).await {
+            Ok(m) => Some(m),
+            Err(e) => {
+                error!(error = %e, "could not report the outcome to Discord; the log line above has it");
+                None
+            }
+        }
+    }
+
+    /// A further message for the interaction (private if `reply` is).
+    pub async fn followup(&self, reply: Reply) -> Result<MessageRef, ApiError> {
+        let body = reply.followup();
+        let _lane = self.discord.reply_lane.acquire().await;
+        self.discord.api.followup(&self.token, &body).await
+    }
+}
