@@ -1,16 +1,25 @@
 //! Wiring: the backend, the Discord client, the core and the gateway built
 //! from the configuration, run until `shutdown` completes.
 //!
-//! Start-up: health listener → commands registered over REST (retried, in
-//! the background) → response plans listed → gateway connected. Shutdown:
-//! new interactions are turned away, those in flight finish (up to the
-//! grace period), the gateway closes, background tasks stop.
+//! Start-up, each step saying what is wrong in one line when it is:
+//! 1. an AWS region and credentials (none: the bot does not start);
+//! 2. the health listener;
+//! 3. the Discord token, checked over REST (rejected: the bot stops at
+//!    once), and the gateway's URL, from the configured API only; while
+//!    Discord cannot be reached, both are retried with backoff;
+//! 4. the commands registered over REST and the plans listed, in the
+//!    background; the gateway connected; one "ready" line once both are.
+//!
+//! Shutdown: new interactions are turned away, those in flight finish (up
+//! to the grace period), the gateway closes, background tasks stop.
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::SdkConfig;
+use aws_credential_types::provider::ProvideCredentials;
+use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
 use crate::backend::IncidentBackend;
@@ -18,30 +27,36 @@ use crate::backend::metered::Metered;
 use crate::backend::sdk::SdkBackend;
 use crate::bot::Bot;
 use crate::config::Config;
+use crate::discord::api::{ApiError, BotUser, DiscordApi, error_chain};
 use crate::discord::register;
 use crate::discord::responder::{Discord, RestCallback};
 use crate::discord::rest::{ClientFactory, Rest};
+use crate::messages::{CREDENTIALS_FIX, NO_REGION};
 use crate::observe::{self, Health, Metrics};
 use crate::services::{Services, Settings};
 use crate::shutdown::Shutdown;
 use crate::transport::gateway;
 
-/// Why the bot stopped with an error.
+/// Why the bot stopped with an error; each says what to do.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("Discord client error: {0}")]
     Discord(#[from] serenity::Error),
-    #[error("no AWS region: set `region` in [aws] of the config, or AWS_REGION")]
+    #[error("{NO_REGION}")]
     NoRegion,
+    #[error("No AWS credentials: {CREDENTIALS_FIX}.")]
+    NoCredentials(String),
+    #[error("Discord rejected the bot token (check DISCORD_TOKEN; reset it in the Developer Portal)")]
+    TokenRejected,
     #[error("cannot serve /healthz and /metrics on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
 }
 
 impl AppError {
-    /// The process exit code: 2 for configuration problems, else 1.
+    /// The process exit code: 2 for what the operator must configure, else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::NoRegion | Self::Listen(..) => 2,
+            Self::NoRegion | Self::NoCredentials(_) | Self::TokenRejected | Self::Listen(..) => 2,
             Self::Discord(_) => 1,
         }
     }
@@ -49,6 +64,10 @@ impl AppError {
 
 /// How long background tasks get to stop once the gateway is closed.
 const TASKS_GRACE: Duration = Duration::from_secs(5);
+/// How long start-up waits for the AWS credential chain.
+const CREDENTIALS_WAIT: Duration = Duration::from_secs(10);
+/// The longest wait between two attempts to reach Discord at start-up.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(30);
 
 /// Runs the bot until `shutdown` resolves, then stops it as the module
 /// documentation says.
@@ -69,28 +88,56 @@ pub async fn run_with_health(
     shutdown: impl Future<Output = ()> + Send + 'static,
     health: Arc<Health>,
 ) -> Result<(), AppError> {
+    let requested = CancellationToken::new();
+    tokio::spawn({
+        let requested = requested.clone();
+        async move {
+            shutdown.await;
+            requested.cancel();
+        }
+    });
     let metrics = Arc::new(Metrics::new());
-    let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(SdkBackend::new(sdk, &config.aws), metrics.clone()));
-    if backend.region().is_none() {
-        return Err(AppError::NoRegion);
-    }
+    let aws = SdkBackend::new(sdk, &config.aws);
+    let endpoint = aws.endpoint();
+    let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
+    let Some(region) = backend.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
+    check_credentials(sdk).await?;
     let tasks = Shutdown::new();
     if let Some(addr) = config.listen {
         observe::serve(addr, metrics.clone(), health.clone(), &tasks).await.map_err(|e| AppError::Listen(addr, e))?;
     }
     let clients = ClientFactory::new(&config.discord.token, config.discord.api_url.as_ref());
     let rest = Rest::new(clients.http());
+    let Some((me, gateway_url)) = preflight(&rest, &clients.api_base(), &requested).await? else {
+        tasks.stop(TASKS_GRACE).await;
+        return Ok(());
+    };
     let discord = Arc::new(Discord::new(Arc::new(rest.clone())));
     let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
     let services = Services::new(settings, backend.clone(), discord.clone(), metrics.clone(), tasks.clone());
     let bot = Bot::new(services);
 
-    start_registration(&bot, config.discord.guild_ids, &health, &tasks);
+    let guilds = config.discord.guild_ids;
+    start_registration(&bot, guilds.clone(), &health, &tasks);
+    let ready = format!(
+        "ready: serving /incident and /incident-update as {} ({}) in {}; AWS region {region} at {endpoint}; {}",
+        me.name,
+        me.id,
+        if guilds.is_empty() { "every server (global commands)".to_owned() } else { format!("servers {guilds:?}") },
+        config.listen.map_or_else(|| "no health listener".to_owned(), |a| format!("/healthz and /metrics on {a}"))
+    );
+    tasks.spawn("ready line", {
+        let health = health.clone();
+        async move {
+            while health.wait_ready(Duration::from_secs(3600)).await.is_err() {}
+            info!("{ready}");
+        }
+    });
     let grace = config.limits.shutdown_grace;
     let close = {
         let bot = bot.clone();
         async move {
-            shutdown.await;
+            requested.cancelled().await;
             info!(grace_secs = grace.as_secs(), "shutting down: no new interactions; finishing those in flight");
             let left = bot.drain(grace).await;
             if left > 0 {
@@ -99,15 +146,75 @@ pub async fn run_with_health(
         }
     };
     let callback = Arc::new(RestCallback(discord));
-    let result = gateway::run(&clients, rest, bot, callback, metrics, health, close).await;
+    let result = gateway::run(&clients, &gateway_url, rest, bot, callback, metrics, health, close).await;
     tasks.stop(TASKS_GRACE).await;
     result?;
     info!("stopped");
     Ok(())
 }
 
-/// Registers the commands in the background (start-up never waits for
-/// Discord or AWS), then lists the response plans and keeps them fresh.
+/// The AWS credential chain finds credentials, or the bot does not start:
+/// serving would only fail every declaration, and an orchestrator restarts
+/// a bot that stops (the cause goes to the log at debug level).
+async fn check_credentials(sdk: &SdkConfig) -> Result<(), AppError> {
+    let Some(provider) = sdk.credentials_provider() else {
+        return Err(AppError::NoCredentials("no credential provider".to_owned()));
+    };
+    let cause = match tokio::time::timeout(CREDENTIALS_WAIT, provider.provide_credentials()).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => error_chain(&e),
+        Err(_) => format!("the credential chain did not answer in {} s", CREDENTIALS_WAIT.as_secs()),
+    };
+    tracing::debug!(%cause, "the AWS credential chain found no credentials");
+    Err(AppError::NoCredentials(cause))
+}
+
+/// The token (over REST: a rejected one stops the bot at once) and the
+/// gateway's URL, from the configured API only: while it cannot be reached,
+/// each attempt logs one line naming it and the cause, and waits longer.
+/// `None` when shutdown was requested meanwhile.
+async fn preflight(
+    api: &Rest,
+    base: &str,
+    requested: &CancellationToken,
+) -> Result<Option<(BotUser, String)>, AppError> {
+    let Some(me) = until_reached(base, requested, || api.bot_user()).await? else { return Ok(None) };
+    let Some(url) = until_reached(base, requested, || api.gateway_url()).await? else { return Ok(None) };
+    Ok(Some((me, url)))
+}
+
+async fn until_reached<T, F, Fut>(base: &str, requested: &CancellationToken, mut call: F) -> Result<Option<T>, AppError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ApiError>>,
+{
+    let mut delay = Duration::from_secs(1);
+    loop {
+        let error = tokio::select! {
+            r = call() => match r {
+                Ok(v) => return Ok(Some(v)),
+                Err(e) if e.is_unauthorized() => return Err(AppError::TokenRejected),
+                Err(e) => e,
+            },
+            () = requested.cancelled() => return Ok(None),
+        };
+        warn!(
+            url = base,
+            retry_in_secs = delay.as_secs(),
+            "Discord could not be reached at {base} ({}); retrying in {} s",
+            error.cause(),
+            delay.as_secs()
+        );
+        tokio::select! {
+            () = tokio::time::sleep(delay) => {}
+            () = requested.cancelled() => return Ok(None),
+        }
+        delay = (delay * 2).min(MAX_RETRY_DELAY);
+    }
+}
+
+/// Registers the commands in the background, then lists the response plans
+/// and keeps them fresh.
 fn start_registration(bot: &Arc<Bot>, guild_ids: Vec<u64>, health: &Arc<Health>, tasks: &Shutdown) {
     let svc = bot.services().clone();
     let health = health.clone();
@@ -127,8 +234,7 @@ fn start_registration(bot: &Arc<Bot>, guild_ids: Vec<u64>, health: &Arc<Health>,
             }
             Err(e) => error!(error = %e, "could not register the commands; they will not work"),
         }
-        // The plans are first listed right after the commands are
-        // registered; autocomplete offers the aliases until the list arrives.
+        // Autocomplete offers the aliases until the list arrives.
         if let Some(ttl) = incident.plans_refresh {
             svc.plans.run_refresh(svc.backend.clone(), ttl).await;
         }

@@ -2,11 +2,25 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// What every `--help` says about the environment (values are never shown).
+const ENVIRONMENT: &str = "\
+Environment:
+  DISCORD_TOKEN        the bot token (or DISCORD_TOKEN_FILE: a file holding it); never in config.toml
+  AWS_REGION           the AWS region, unless [aws] region is set
+  AWS credentials      the AWS SDK's default chain: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
+                       (+ AWS_SESSION_TOKEN), AWS_PROFILE, web identity, or the ECS / EC2 role
+  AWS_ENDPOINT_URL_SSM_INCIDENTS   another Incident Manager endpoint, unless [aws] endpoint_url is set
+  INCIDENT_BOT_*       override config keys (see config.toml.example)
+  RUST_LOG             the log filter, e.g. RUST_LOG=debug; NO_COLOR turns colour off
+
+Exit codes: 0 done, 1 failed, 2 usage or configuration error, 3 AWS refused,
+4 AWS or Discord unreachable or too slow.";
 
 /// Declare AWS Incident Manager incidents from Discord with /incident.
 #[derive(Debug, Parser)]
-#[command(name = "incident-bot", version, about)]
+#[command(name = "incident-bot", version, about, after_help = ENVIRONMENT)]
 pub struct Cli {
     /// Configuration file [default: ./config.toml, if present].
     #[arg(long, short, global = true, env = "INCIDENT_BOT_CONFIG", value_name = "PATH")]
@@ -20,17 +34,46 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Connect to Discord and serve /incident until SIGINT or SIGTERM.
+    #[command(after_help = ENVIRONMENT)]
     Run,
-    /// Check the config, AWS credentials and region, the response plan
-    /// aliases against ListResponsePlans, and the Discord token; exit 1 if
-    /// anything fails.
-    Check,
-    /// Declare an incident from the terminal, through the same checks and
-    /// request as /incident; prints the incident record ARN.
+    /// Check that this deployment can work: config, AWS, Discord, permissions.
+    ///
+    /// Checks the config, the AWS region and credentials, Incident Manager and
+    /// the response plan aliases, the Discord token, and the bot's membership
+    /// and permissions in the configured servers and channels. Every check
+    /// runs, one line each; exit 1 if any failed.
+    #[command(after_help = ENVIRONMENT)]
+    Check {
+        /// `text` (one line per check) or `json` (one object).
+        #[arg(long, value_enum, default_value_t = CheckFormat::Text)]
+        format: CheckFormat,
+    },
+    /// Declare an incident from the terminal, as /incident would.
+    ///
+    /// The same checks and the same request; prints the incident record ARN.
+    #[command(after_help = ENVIRONMENT)]
     Declare(DeclareCli),
-    /// Register the slash commands (in the configured guilds, or globally)
-    /// without running the bot; `run` does it at every start too.
+    /// Print the URL that adds the bot to a server.
+    ///
+    /// It asks for the permissions the enabled features need, computed in code.
+    Invite {
+        /// The application id (Developer Portal → General Information);
+        /// without it, the token's application is looked up.
+        #[arg(long, value_name = "ID")]
+        application_id: Option<u64>,
+    },
+    /// Register the slash commands without running the bot.
+    ///
+    /// In the configured guilds, or globally without any; `run` does it at
+    /// every start too.
     Register,
+}
+
+/// `check --format`.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CheckFormat {
+    Text,
+    Json,
 }
 
 /// `incident-bot declare` options, named as `/incident`'s.

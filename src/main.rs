@@ -4,53 +4,80 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use incident_bot::cli::{Cli, Command};
+use incident_bot::cli::{CheckFormat, Cli, Command};
 use incident_bot::config::{Config, ConfigError};
-use incident_bot::operator::DeclareArgs;
-use incident_bot::{app, backend, operator, telemetry};
+use incident_bot::operator::{self, DeclareArgs, Format, exit};
+use incident_bot::{app, backend, telemetry};
 
 fn main() -> ExitCode {
     telemetry::mark_start();
     let cli = Cli::parse();
     let env = |k: &str| std::env::var(k).ok();
     let path = cli.config.as_deref();
-    let shown = path.map_or_else(|| "config.toml".to_owned(), |p| p.display().to_string());
-    match cli.command.unwrap_or(Command::Run) {
+    let command = cli.command.unwrap_or(Command::Run);
+    if !matches!(command, Command::Run) {
+        // Terminal commands print their own one-line outcomes; the log
+        // shows only errors unless RUST_LOG asks for more.
+        telemetry::init("error", false);
+    }
+    let code = match command {
         Command::Run => match Config::load(path, &env) {
             Ok(config) => {
                 telemetry::init(&config.log.filter, config.log.json);
                 for warning in &config.warnings {
                     tracing::warn!("{warning}");
                 }
-                run(config)
+                return run(config);
             }
             Err(e) => config_error(&e),
         },
-        Command::Check => match Config::load(path, &env) {
-            Ok(config) => ExitCode::from(runtime().block_on(operator::check(&config, &shown))),
-            Err(e) => {
-                println!("✘ config: {e}");
-                config_error(&e)
+        Command::Check { format } => {
+            let format = match format {
+                CheckFormat::Text => Format::Text,
+                CheckFormat::Json => Format::Json,
+            };
+            // A missing token is one failed check among the others.
+            let loaded = match Config::load(path, &env) {
+                Err(e @ (ConfigError::MissingToken | ConfigError::TokenFile { .. })) => {
+                    Config::load_without_token(path, &env).map(|c| (c, Some(e)))
+                }
+                other => other.map(|c| (c, None)),
+            };
+            match loaded {
+                Ok((config, token)) => runtime().block_on(operator::check(&config, token.as_ref(), format)),
+                Err(e) => config_error(&e),
             }
-        },
-        Command::Register => match Config::load(path, &env) {
-            Ok(config) => ExitCode::from(runtime().block_on(operator::register(&config))),
-            Err(e) => config_error(&e),
-        },
+        }
         Command::Declare(d) => match Config::load_without_token(path, &env) {
             Ok(config) => {
                 let args =
                     DeclareArgs { plan: d.plan, impact: d.impact, title: d.title, links: d.links, dry_run: d.dry_run };
-                ExitCode::from(runtime().block_on(operator::declare(&config, args)))
+                runtime().block_on(operator::declare(&config, args))
             }
             Err(e) => config_error(&e),
         },
-    }
+        Command::Invite { application_id } => {
+            let config = if application_id.is_some() {
+                Config::load_without_token(path, &env)
+            } else {
+                Config::load(path, &env)
+            };
+            match config {
+                Ok(config) => runtime().block_on(operator::invite(&config, application_id)),
+                Err(e) => config_error(&e),
+            }
+        }
+        Command::Register => match Config::load(path, &env) {
+            Ok(config) => runtime().block_on(operator::register(&config)),
+            Err(e) => config_error(&e),
+        },
+    };
+    ExitCode::from(code)
 }
 
-fn config_error(e: &ConfigError) -> ExitCode {
+fn config_error(e: &ConfigError) -> u8 {
     eprintln!("incident-bot: {e}");
-    ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2))
+    exit::USAGE
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -68,7 +95,8 @@ async fn run(config: Config) -> ExitCode {
     match app::run(config, &sdk, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("incident-bot: {e}");
+            // The last words, in the log's own format.
+            tracing::error!("{e}");
             ExitCode::from(e.exit_code())
         }
     }

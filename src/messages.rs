@@ -100,6 +100,62 @@ pub fn aws_failure(e: &AwsError, s: &Subject<'_>, region: Option<&str>) -> Strin
     }
 }
 
+/// No AWS region is configured: where to set one.
+pub const NO_REGION: &str = "No AWS region is set: set `region` under [aws] in config.toml, or AWS_REGION \
+     (Incident Manager is offered in us-east-1, us-east-2, us-west-1, us-west-2, eu-west-1 and 11 more).";
+
+/// The ways to give the bot AWS credentials.
+pub const CREDENTIALS_FIX: &str = "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the \
+     bot an IAM role (ECS task, EC2 instance, EKS service account)";
+
+/// How a terminal command that called AWS ended, for its exit code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// AWS answered with an error (refused, throttled, failed).
+    Refused,
+    /// AWS could not be reached, or did not answer in time.
+    Unreachable,
+    /// Something the operator must configure (credentials).
+    Config,
+    /// The bot itself failed.
+    Internal,
+}
+
+/// [`aws_failure`] for a terminal: the causes a person at a shell can act
+/// on (the endpoint and the operating system's error when AWS could not be
+/// reached, how to give credentials, AWS's own message), and how it ended.
+pub fn for_terminal(e: &AwsError, s: &Subject<'_>, region: Option<&str>, endpoint: &str) -> (String, Ending) {
+    let detail = e.detail.as_deref().unwrap_or("no answer");
+    let nothing = if e.operation == Operation::StartIncident { "Nothing was declared" } else { "Nothing was changed" };
+    match &e.kind {
+        ErrorKind::NoCredentials => {
+            (format!("No AWS credentials were found: {CREDENTIALS_FIX}. {nothing}."), Ending::Config)
+        }
+        ErrorKind::Unreachable => (
+            format!(
+                "Could not reach Incident Manager at {endpoint}: {detail}. {nothing}; check the network and the region."
+            ),
+            Ending::Unreachable,
+        ),
+        ErrorKind::NoAnswer => (
+            format!(
+                "Incident Manager at {endpoint} did not answer in time ({detail}). It may or may not have acted: check \
+                 the Incident Manager console ({}) before retrying.",
+                region.unwrap_or("the configured region")
+            ),
+            Ending::Unreachable,
+        ),
+        ErrorKind::Internal(why) => (format!("{} ({why})", aws_failure(e, s, region)), Ending::Internal),
+        _ => {
+            let mut text = aws_failure(e, s, region);
+            if let Some(said) = &e.detail {
+                text.push_str(&format!(" AWS said: {said}"));
+            }
+            (text, Ending::Refused)
+        }
+    }
+}
+
 /// [`aws_failure`] for a declaration on the plan called `plan` (`plan_arn`).
 pub fn declaration_failed(e: &AwsError, plan: &str, plan_arn: &str, region: Option<&str>, command: &str) -> String {
     let doing = format!("start incidents with response plan `{plan}`");
@@ -244,6 +300,13 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
+
+    #[test]
+    fn the_region_hint_counts_the_regions() {
+        let listed = crate::backend::REGIONS.iter().take(5).filter(|r| NO_REGION.contains(*r)).count();
+        assert_eq!(listed, 5);
+        assert!(NO_REGION.contains(&format!("and {} more", crate::backend::REGIONS.len() - 5)));
+    }
 
     #[test]
     fn quotes_cannot_break_out() {

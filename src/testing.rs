@@ -12,13 +12,15 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use serenity::all::{
     ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup, CreateMessage,
-    CreateThread, EditInteractionResponse, EditMessage, Embed, Interaction, InteractionId, MessageId,
+    CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, Interaction, InteractionId, MessageId, UserId,
 };
 
 use crate::backend::memory::InMemoryBackend;
 use crate::bot::Bot;
 use crate::config::Config;
-use crate::discord::api::{ApiError, AppInfo, CommandScope, DiscordApi, MessageRef};
+use crate::discord::api::{
+    ApiError, AppInfo, BotUser, ChannelAccess, CommandScope, DiscordApi, GuildAccess, MessageRef,
+};
 use crate::discord::responder::{Discord, RestCallback};
 use crate::observe::Metrics;
 use crate::services::{Services, Settings};
@@ -176,6 +178,26 @@ impl DiscordApi for RecordingDiscord {
     async fn set_commands(&self, scope: CommandScope, commands: &[CreateCommand]) -> Result<(), ApiError> {
         self.record("commands", scope.to_string(), json(&commands));
         Ok(())
+    }
+
+    async fn bot_user(&self) -> Result<BotUser, ApiError> {
+        Ok(BotUser { id: UserId::new(1), name: "incident-bot".to_owned() })
+    }
+
+    async fn gateway_url(&self) -> Result<String, ApiError> {
+        Ok("ws://127.0.0.1:9".to_owned())
+    }
+
+    async fn guilds(&self) -> Result<Vec<GuildAccess>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    async fn member_roles(&self, _: GuildId, _: UserId) -> Result<Vec<u64>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    async fn channel(&self, channel: ChannelId) -> Result<ChannelAccess, ApiError> {
+        Err(ApiError::Refused { status: 404, code: 10003, message: format!("Unknown Channel {channel}") })
     }
 }
 

@@ -65,6 +65,27 @@ pub trait IncidentBackend: Send + Sync + 'static {
     ) -> Result<(), AwsError>;
 }
 
+/// The regions of the `aws` partition where Incident Manager is offered
+/// (botocore's `endpoints.json`, service `ssm-incidents`).
+pub const REGIONS: [&str; 16] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "sa-east-1",
+];
+
 /// An Incident Manager operation the bot calls.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -116,11 +137,21 @@ impl Operation {
 pub struct AwsError {
     pub operation: Operation,
     pub kind: ErrorKind,
+    /// AWS's own message (it names the principal and the resource), or the
+    /// innermost cause of a failure to reach AWS (`Connection refused (os
+    /// error 111)`). For operators only: never shown in Discord.
+    pub detail: Option<String>,
 }
 
 impl AwsError {
     pub fn new(operation: Operation, kind: ErrorKind) -> Self {
-        Self { operation, kind }
+        Self { operation, kind, detail: None }
+    }
+
+    #[must_use]
+    pub fn with_detail(mut self, detail: Option<String>) -> Self {
+        self.detail = detail.filter(|d| !d.trim().is_empty());
+        self
     }
 
     /// A stable name of the kind, for logs and metrics.

@@ -65,6 +65,7 @@ pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCreden
 pub struct SdkBackend {
     client: Client,
     region: Option<String>,
+    endpoint: Option<String>,
 }
 
 impl SdkBackend {
@@ -72,10 +73,23 @@ impl SdkBackend {
     /// (otherwise the SDK resolves it, honouring `AWS_ENDPOINT_URL_SSM_INCIDENTS`).
     pub fn new(sdk: &SdkConfig, settings: &AwsSettings) -> Self {
         let mut conf = aws_sdk_ssmincidents::config::Builder::from(sdk);
-        if let Some(url) = &settings.endpoint_url {
-            conf = conf.endpoint_url(url.as_str().trim_end_matches('/'));
+        let configured = settings.endpoint_url.as_ref().map(|u| u.as_str().trim_end_matches('/').to_owned());
+        if let Some(url) = &configured {
+            conf = conf.endpoint_url(url);
         }
-        Self { client: Client::from_conf(conf.build()), region: sdk.region().map(ToString::to_string) }
+        // What the SDK resolves otherwise, in its order, for messages only.
+        let endpoint = configured
+            .or_else(|| std::env::var("AWS_ENDPOINT_URL_SSM_INCIDENTS").ok())
+            .or_else(|| sdk.endpoint_url().map(str::to_owned));
+        Self { client: Client::from_conf(conf.build()), region: sdk.region().map(ToString::to_string), endpoint }
+    }
+
+    /// Where requests go: the configured endpoint, or the region's.
+    pub fn endpoint(&self) -> String {
+        self.endpoint.clone().unwrap_or_else(|| match &self.region {
+            Some(r) => format!("https://ssm-incidents.{r}.amazonaws.com"),
+            None => "Incident Manager (no region)".to_owned(),
+        })
     }
 }
 
@@ -103,7 +117,21 @@ where
         client_token = token.map(ClientToken::as_str),
         "AWS call failed"
     );
-    AwsError::new(operation, kind)
+    let detail = match e {
+        SdkError::ServiceError(ctx) => ctx.err().message().map(str::to_owned),
+        other => Some(innermost(other)),
+    };
+    AwsError::new(operation, kind).with_detail(detail)
+}
+
+/// The innermost cause of `err`: what the operating system or the TLS stack
+/// said (`Connection refused (os error 111)`).
+fn innermost(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
 }
 
 /// Whether any error in `err`'s source chain is a `T`.

@@ -169,9 +169,14 @@ pub(super) struct FileLog {
     pub(super) format: LogFormat,
 }
 
+/// `info`, but the AWS SDK's configuration loader only for errors: its
+/// warnings (a credential provider that failed, with the whole response)
+/// run to hundreds of characters, and the bot says the same in one line.
+pub(super) const DEFAULT_LOG_FILTER: &str = "info,aws_config=error";
+
 impl Default for FileLog {
     fn default() -> Self {
-        Self { filter: "info".to_owned(), format: LogFormat::Text }
+        Self { filter: DEFAULT_LOG_FILTER.to_owned(), format: LogFormat::Text }
     }
 }
 

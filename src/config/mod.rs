@@ -51,6 +51,9 @@ pub enum EnvKind {
 /// The validated configuration the bot runs with.
 #[derive(Debug)]
 pub struct Config {
+    /// The file the settings were read from; `None`: there was none (only
+    /// defaults and the environment apply).
+    pub file: Option<PathBuf>,
     pub discord: DiscordSettings,
     pub aws: AwsSettings,
     pub incident: IncidentSettings,
@@ -245,6 +248,7 @@ impl Config {
         let access = file.access;
         let limits = file.limits;
         Ok(Self {
+            file: text.is_some().then(|| file_path.to_path_buf()),
             discord: DiscordSettings {
                 token,
                 guild_ids: file.discord.guild_ids.into_iter().map(|s| s.0).collect(),

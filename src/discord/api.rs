@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use serenity::all::{
     ApplicationId, ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
     CreateMessage, CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, InteractionId, MessageId,
+    PermissionOverwrite, Permissions, UserId,
 };
 
 /// A message the bot sent or edited.
@@ -20,6 +21,31 @@ pub struct MessageRef {
 pub struct AppInfo {
     pub id: ApplicationId,
     pub name: String,
+}
+
+/// The bot's own user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BotUser {
+    pub id: UserId,
+    pub name: String,
+}
+
+/// A guild the bot is a member of, with its permissions there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuildAccess {
+    pub id: GuildId,
+    pub name: String,
+    /// The bot's permissions in the guild (`@everyone` and its roles).
+    pub permissions: Permissions,
+}
+
+/// A guild channel and its permission overwrites.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelAccess {
+    pub id: ChannelId,
+    pub guild: GuildId,
+    pub name: String,
+    pub overwrites: Vec<PermissionOverwrite>,
 }
 
 /// Where commands are registered.
@@ -68,6 +94,17 @@ impl ApiError {
     /// The bot lacks a permission for what it tried.
     pub fn is_missing_permission(&self) -> bool {
         matches!(self, Self::Refused { status: 403, .. } | Self::Refused { code: MISSING_PERMISSIONS, .. })
+    }
+
+    /// The cause in a few words: the operating system's error for no answer
+    /// (`Connection refused (os error 111)`), Discord's status and message
+    /// for a refusal.
+    pub fn cause(&self) -> String {
+        match self {
+            Self::Refused { status, message, .. } => format!("{status} {message}"),
+            Self::Unreachable(chain) => chain.rsplit(": ").next().unwrap_or(chain).to_owned(),
+            Self::Other(why) => why.clone(),
+        }
     }
 
     /// Discord refused the bot's token.
@@ -144,6 +181,21 @@ pub trait DiscordApi: Send + Sync + 'static {
 
     /// Replaces the application's commands in `scope` (`PUT …/commands`).
     async fn set_commands(&self, scope: CommandScope, commands: &[CreateCommand]) -> Result<(), ApiError>;
+
+    /// The bot's user (`GET /users/@me`): the token check.
+    async fn bot_user(&self) -> Result<BotUser, ApiError>;
+
+    /// Where to open the gateway (`GET /gateway`).
+    async fn gateway_url(&self) -> Result<String, ApiError>;
+
+    /// The guilds the bot is in, with its permissions in each (`GET /users/@me/guilds`).
+    async fn guilds(&self) -> Result<Vec<GuildAccess>, ApiError>;
+
+    /// The roles of `user` in `guild` (`GET /guilds/{id}/members/{id}`).
+    async fn member_roles(&self, guild: GuildId, user: UserId) -> Result<Vec<u64>, ApiError>;
+
+    /// A guild channel's overwrites (`GET /channels/{id}`).
+    async fn channel(&self, channel: ChannelId) -> Result<ChannelAccess, ApiError>;
 }
 
 #[cfg(test)]

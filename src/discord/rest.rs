@@ -7,12 +7,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ApplicationId, ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, Embed, Http, HttpBuilder, InteractionId,
-    Message, MessageId,
+    ApplicationId, Channel, ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, Http, HttpBuilder,
+    InteractionId, Message, MessageId, UserId,
 };
 
-use super::api::{ApiError, AppInfo, CommandScope, DiscordApi, MessageRef};
+use super::api::{ApiError, AppInfo, BotUser, ChannelAccess, CommandScope, DiscordApi, GuildAccess, MessageRef};
 
 /// Builds serenity HTTP clients that share one connection pool.
 #[derive(Clone)]
@@ -129,6 +129,33 @@ impl DiscordApi for Rest {
             CommandScope::Guild(g) => self.http.create_guild_commands(g, &commands).await?,
         };
         Ok(())
+    }
+
+    async fn bot_user(&self) -> Result<BotUser, ApiError> {
+        let me = self.http.get_current_user().await?;
+        Ok(BotUser { id: me.id, name: me.name.clone() })
+    }
+
+    async fn gateway_url(&self) -> Result<String, ApiError> {
+        Ok(self.http.get_gateway().await?.url)
+    }
+
+    async fn guilds(&self) -> Result<Vec<GuildAccess>, ApiError> {
+        let guilds = self.http.get_guilds(None, None).await?;
+        Ok(guilds.into_iter().map(|g| GuildAccess { id: g.id, name: g.name, permissions: g.permissions }).collect())
+    }
+
+    async fn member_roles(&self, guild: GuildId, user: UserId) -> Result<Vec<u64>, ApiError> {
+        Ok(self.http.get_member(guild, user).await?.roles.iter().map(|r| r.get()).collect())
+    }
+
+    async fn channel(&self, channel: ChannelId) -> Result<ChannelAccess, ApiError> {
+        match self.http.get_channel(channel).await? {
+            Channel::Guild(c) => {
+                Ok(ChannelAccess { id: c.id, guild: c.guild_id, name: c.name, overwrites: c.permission_overwrites })
+            }
+            _ => Err(ApiError::Other(format!("channel {channel} is not a server channel"))),
+        }
     }
 }
 

@@ -36,6 +36,10 @@ pub enum ArnError {
     NotResponsePlan,
     #[error("is not an Incident Manager incident record ARN (arn:aws:ssm-incidents::ACCOUNT:incident-record/PLAN/ID)")]
     NotIncidentRecord,
+    #[error("has a region (`{region}`), but response plan ARNs have none: `{corrected}`")]
+    PlanRegion { region: String, corrected: String },
+    #[error("has no account id; response plan ARNs name one (arn:aws:ssm-incidents::ACCOUNT:response-plan/NAME)")]
+    PlanAccount,
 }
 
 impl Arn {
@@ -125,12 +129,21 @@ impl fmt::Display for Arn {
 pub struct ResponsePlanArn(Arn);
 
 impl ResponsePlanArn {
-    /// Parses a response plan ARN; any other valid ARN is refused.
+    /// Parses a response plan ARN; any other valid ARN is refused, and so
+    /// is one with a region (Incident Manager's response plans have none)
+    /// or without an account, naming the corrected form.
     pub fn parse(s: &str) -> Result<Self, ArnError> {
         let arn = Arn::parse(s)?;
         let name = arn.resource().strip_prefix("response-plan/").unwrap_or_default();
         if arn.service() != "ssm-incidents" || name.is_empty() || name.contains('/') {
             return Err(ArnError::NotResponsePlan);
+        }
+        if !arn.region().is_empty() {
+            let corrected = format!("arn:{}:ssm-incidents::{}:{}", arn.partition(), arn.account(), arn.resource());
+            return Err(ArnError::PlanRegion { region: arn.region().to_owned(), corrected });
+        }
+        if arn.account().is_empty() {
+            return Err(ArnError::PlanAccount);
         }
         Ok(Self(arn))
     }
@@ -204,5 +217,12 @@ mod tests {
             ResponsePlanArn::parse("arn:aws:lambda:us-east-1:111122223333:response-plan/x"),
             Err(ArnError::NotResponsePlan)
         );
+        let with_region = ResponsePlanArn::parse("arn:aws:ssm-incidents:eu-west-1:111122223333:response-plan/P");
+        assert_eq!(
+            with_region.unwrap_err().to_string(),
+            "has a region (`eu-west-1`), but response plan ARNs have none: \
+             `arn:aws:ssm-incidents::111122223333:response-plan/P`"
+        );
+        assert_eq!(ResponsePlanArn::parse("arn:aws:ssm-incidents:::response-plan/P"), Err(ArnError::PlanAccount));
     }
 }

@@ -80,10 +80,13 @@ impl Readiness for Shards {
     }
 }
 
-/// Runs the gateway until `close` completes, then closes the connection.
-/// `health` learns the gateway's readiness, and of every change to it.
+/// Runs the gateway at `url` until `close` completes, then closes the
+/// connection. `health` learns the gateway's readiness, and of every change
+/// to it.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     clients: &ClientFactory,
+    url: &str,
     rest: Rest,
     bot: Arc<Bot>,
     callback: Arc<dyn Callback>,
@@ -95,6 +98,9 @@ pub async fn run(
     // Interactions arrive whatever the intents; the bot needs no others.
     let mut client =
         ClientBuilder::new_with_http(clients.http(), GatewayIntents::empty()).event_handler(handler).await?;
+    // serenity asks for the URL again, and falls back to Discord's public
+    // gateway if that fails: the bot never leaves the configured API.
+    url.clone_into(&mut *client.ws_url.lock().await);
     tracing::debug!(ms = crate::telemetry::since_start().as_secs_f64() * 1e3, "start-up: Discord client built");
     let shards = client.shard_manager.clone();
     health.watch(Arc::new(Shards(shards.clone())));

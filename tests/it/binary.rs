@@ -7,7 +7,6 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{Value, json};
-use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
 use super::fake_discord::FakeDiscord;
@@ -15,6 +14,54 @@ use super::fake_incident_manager::{self as fim, FakeIncidentManager};
 use super::helpers::{TOKEN, embed, opt, spawn_app};
 
 const BIN: &str = env!("CARGO_BIN_EXE_incident-bot");
+
+/// A child's stderr, read as it comes (a full pipe would block its logging).
+struct Log {
+    lines: tokio::sync::mpsc::UnboundedReceiver<String>,
+    seen: Vec<String>,
+}
+
+impl Log {
+    fn of(child: &mut tokio::process::Child) -> Self {
+        use tokio::io::AsyncBufReadExt;
+        let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
+        let mut pipe = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = pipe.next_line().await {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Self { lines, seen: Vec::new() }
+    }
+
+    /// Waits for a line containing `text` (bounded by [`super::WAIT`]).
+    async fn wait_for(&mut self, text: &str) -> String {
+        if let Some(l) = self.seen.iter().find(|l| l.contains(text)) {
+            return l.clone();
+        }
+        loop {
+            match tokio::time::timeout(super::WAIT, self.lines.recv()).await {
+                Ok(Some(line)) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return line;
+                    }
+                }
+                _ => panic!("no log line with {text:?}; the log:\n{}", self.seen.join("\n")),
+            }
+        }
+    }
+
+    /// Everything, once the child has exited.
+    async fn rest(mut self) -> String {
+        while let Some(line) = self.lines.recv().await {
+            self.seen.push(line);
+        }
+        self.seen.join("\n") + "\n"
+    }
+}
 
 fn temp_file(contents: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
@@ -84,7 +131,10 @@ async fn missing_region_fails_at_start_up() {
     let config = temp_file(&format!("[discord]\napi_url = \"{}\"\n", discord.api_url));
     let (code, stderr) = finish(bot(&["run", "--config", config.to_str().unwrap()]).env("DISCORD_TOKEN", TOKEN)).await;
     assert_eq!(code, 2, "{stderr}");
-    assert!(stderr.contains("no AWS region: set `region` in [aws] of the config, or AWS_REGION"), "{stderr}");
+    assert!(
+        stderr.contains("No AWS region is set: set `region` under [aws] in config.toml, or AWS_REGION"),
+        "{stderr}"
+    );
 }
 
 /// The released binary with credentials, region and endpoint from the
@@ -110,14 +160,21 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
         .env("INCIDENT_BOT_LOG_FORMAT", "json")
         .spawn()
         .unwrap();
-    // Drain stderr as it comes: a full pipe would block the bot's logging.
-    let mut pipe = child.stderr.take().unwrap();
-    let log = tokio::spawn(async move {
-        let mut stderr = String::new();
-        pipe.read_to_string(&mut stderr).await.unwrap();
-        stderr
-    });
-    discord.wait_commands().await;
+    let mut log = Log::of(&mut child);
+    // One line says the bot serves, and where.
+    let ready = log.wait_for("ready: serving").await;
+    let ready: Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(
+        ready["message"],
+        format!(
+            "ready: serving /incident and /incident-update as incident-bot ({}) in servers [{}]; AWS region {} at {}; \
+             no health listener",
+            super::fake_discord::APP_ID,
+            super::fake_discord::GUILD_ID,
+            fim::REGION,
+            aws.url
+        )
+    );
     let id =
         discord.dispatch_interaction(super::fake_discord::incident_command(json!([opt("plan", "payments")]))).await;
     let edit = discord.wait_edit(id, 1).await;
@@ -131,7 +188,7 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
     assert!(status.success());
     let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
     assert_eq!(exit.code(), Some(0));
-    let stderr = log.await.unwrap();
+    let stderr = log.rest().await;
     // JSON logs: every line an object; one line per declaration with its
     // outcome and timings.
     let lines: Vec<Value> =
@@ -320,4 +377,126 @@ async fn the_binary_stops_on_sigterm_while_the_gateway_is_down() {
     assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
     let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
     assert_eq!(exit.code(), Some(0));
+}
+
+// ---- Start-up says what is wrong --------------------------------------------
+
+/// A config that works but for what each test breaks.
+fn working_config(discord_api: &str, aws: &str) -> PathBuf {
+    temp_file(&format!(
+        "[discord]\nguild_ids = [{}]\napi_url = \"{discord_api}\"\n[aws]\nregion = \"{}\"\nendpoint_url = \"{aws}\"\n\
+         [incident.plans]\npayments = \"{}\"\n[limits]\nshutdown_grace_secs = 1\n",
+        super::fake_discord::GUILD_ID,
+        fim::REGION,
+        fim::plan_arn("Payments")
+    ))
+}
+
+fn with_aws_keys(cmd: &mut Command) -> &mut Command {
+    cmd.env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
+}
+
+/// With the configured Discord API down, the bot retries it with backoff,
+/// one line per attempt naming the URL and the error, and never turns to
+/// Discord's public hosts; SIGTERM still stops it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bot_never_leaves_the_configured_discord_url() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let config = working_config(&format!("http://{closed}"), "http://127.0.0.1:9");
+    let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+    let mut child = with_aws_keys(cmd.env("DISCORD_TOKEN", TOKEN)).spawn().unwrap();
+    let mut log = Log::of(&mut child);
+    let first = log.wait_for("Discord could not be reached").await;
+    assert!(first.contains(&format!("Discord could not be reached at http://{closed}/api/v10 (")), "{first}");
+    assert!(first.to_lowercase().contains("connection refused"), "{first}");
+    assert!(first.contains("retry_in_secs=1"), "{first}");
+    log.wait_for("retry_in_secs=2").await;
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
+    assert_eq!(exit.code(), Some(0));
+    let all = log.rest().await;
+    assert!(!all.contains("discord.gg") && !all.contains("discord.com/api"), "left the configured URL:\n{all}");
+}
+
+/// A rejected token stops the bot at once, and its last words say so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rejected_token_stops_the_bot_with_the_fix() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let config = working_config(&discord.api_url, "http://127.0.0.1:9");
+    let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+    let (code, stderr) = finish(with_aws_keys(cmd.env("DISCORD_TOKEN", "not-the-token"))).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .trim_end()
+            .ends_with("Discord rejected the bot token (check DISCORD_TOKEN; reset it in the Developer Portal)"),
+        "{stderr}"
+    );
+    assert_eq!(discord.gateway_sessions(), 0, "no gateway connection was tried");
+}
+
+/// No AWS credentials: one line saying what is missing and how to give it,
+/// not the SDK's error dump.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_aws_credentials_is_one_clear_line() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let config = working_config(&discord.api_url, "http://127.0.0.1:9");
+    let (code, stderr) = finish(bot(&["run", "--config", config.to_str().unwrap()]).env("DISCORD_TOKEN", TOKEN)).await;
+    assert_eq!(code, 2, "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{stderr}");
+    assert!(
+        lines[0].ends_with(
+            "No AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or give the bot an \
+             IAM role (ECS task, EC2 instance, EKS service account)."
+        ),
+        "{stderr}"
+    );
+    assert!(lines[0].chars().count() < 220, "as long as a terminal is wide: {}", lines[0]);
+}
+
+/// Logs written to a pipe (a file, `docker logs`, journald) carry no colour
+/// codes, NO_COLOR or not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_to_a_pipe_have_no_colour() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let config = working_config(&discord.api_url, "http://127.0.0.1:9");
+    let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+    cmd.env_remove("NO_COLOR").env("DISCORD_TOKEN", "not-the-token").env("RUST_LOG", "debug");
+    let (_, stderr) = finish(with_aws_keys(&mut cmd)).await;
+    assert!(stderr.lines().count() > 3, "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colour codes in a pipe:\n{stderr}");
+}
+
+/// `--help` names the environment the bot reads (never its values).
+#[tokio::test]
+async fn help_names_the_environment() {
+    for args in [&["--help"][..], &["run", "--help"], &["check", "--help"]] {
+        let out = bot(args).env("DISCORD_TOKEN", TOKEN).output().await.unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        for name in
+            ["DISCORD_TOKEN", "DISCORD_TOKEN_FILE", "AWS_REGION", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "RUST_LOG"]
+        {
+            assert!(help.contains(name), "{args:?} --help does not name {name}:\n{help}");
+        }
+        assert!(!help.contains(TOKEN));
+    }
+}
+
+/// A response plan ARN with a region is refused at load, with the corrected form.
+#[tokio::test]
+async fn a_plan_arn_with_a_region_is_refused_with_the_corrected_form() {
+    let config =
+        temp_file("[incident.plans]\npay = \"arn:aws:ssm-incidents:eu-west-1:111122223333:response-plan/Payments\"\n");
+    let path = config.to_str().unwrap();
+    let (code, stderr) = finish(bot(&["check", "--config", path]).env("DISCORD_TOKEN", TOKEN)).await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "incident-bot: {path}: key `incident.plans.pay`: has a region (`eu-west-1`), but response plan ARNs have \
+             none: `arn:aws:ssm-incidents::111122223333:response-plan/Payments`"
+        )
+    );
 }

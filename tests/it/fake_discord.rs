@@ -125,6 +125,12 @@ pub struct State {
     seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
+    /// The bot's permissions in the guild; `None`: all it needs.
+    guild_permissions: Option<u64>,
+    /// The bot's roles in the guild.
+    bot_roles: Vec<u64>,
+    /// Guild channels the fake knows (besides the test channel): id → overwrites.
+    channels: HashMap<u64, Value>,
 }
 
 impl State {
@@ -289,6 +295,20 @@ impl FakeDiscord {
     pub fn break_gateway(&self) {
         self.state.lock().unwrap().refuse_gateway = true;
         self.drop_gateway();
+    }
+
+    /// Gives the bot these permissions in the guild (and roles), instead of
+    /// all it needs.
+    pub fn set_bot_permissions(&self, bits: u64, roles: &[u64]) {
+        let mut s = self.state.lock().unwrap();
+        s.guild_permissions = Some(bits);
+        s.bot_roles = roles.to_vec();
+    }
+
+    /// Adds a text channel of the guild with these permission overwrites
+    /// (`[{"id", "type": 0 role | 1 member, "allow", "deny"}]`).
+    pub fn add_channel(&self, id: u64, overwrites: Value) {
+        self.state.lock().unwrap().channels.insert(id, overwrites);
     }
 
     /// Refuses thread creation with 403 Missing Permissions.
@@ -477,6 +497,32 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             let me = json!({"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "global_name": null,
                 "avatar": null, "bot": true, "flags": 0, "mfa_enabled": true, "verified": true});
             Ok((Resp::json(200, &me), None))
+        }
+        ("GET", ["users", "@me", "guilds"]) => {
+            bot_auth()?;
+            // What the default configuration needs: View Channels, Send
+            // Messages, Embed Links, Read Message History, threads.
+            let permissions = s.guild_permissions.unwrap_or(309_237_730_304);
+            let guilds = json!([{"id": GUILD_ID.to_string(), "name": "Test server", "icon": null, "owner": false,
+                "permissions": permissions.to_string(), "features": []}]);
+            Ok((Resp::json(200, &guilds), None))
+        }
+        ("GET", ["guilds", g, "members", u]) if *g == GUILD_ID.to_string() && *u == APP_ID.to_string() => {
+            bot_auth()?;
+            let roles: Vec<String> = s.bot_roles.iter().map(ToString::to_string).collect();
+            let member = json!({"user": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "avatar": null, "bot": true},
+                "roles": roles, "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0});
+            Ok((Resp::json(200, &member), None))
+        }
+        ("GET", ["channels", c]) => {
+            bot_auth()?;
+            let id: u64 = c.parse().unwrap_or(0);
+            let Some(overwrites) = s.channels.get(&id).cloned() else {
+                return Err((404, 10003, "Unknown Channel".into()));
+            };
+            let channel = json!({"id": id.to_string(), "type": 0, "guild_id": GUILD_ID.to_string(), "name": format!("channel-{id}"),
+                "position": 0, "permission_overwrites": overwrites, "nsfw": false});
+            Ok((Resp::json(200, &channel), None))
         }
         ("GET", ["oauth2", "applications", "@me"]) => {
             bot_auth()?;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 use tokio::process::Command;
 
-use super::fake_discord::{APP_ID, FakeDiscord};
+use super::fake_discord::{APP_ID, FakeDiscord, GUILD_ID};
 use super::fake_incident_manager::{self as fim, FakeIncidentManager};
 use super::helpers::TOKEN;
 
@@ -66,10 +66,14 @@ async fn check_passes_when_everything_is_in_place() {
         format!("✔ config: {} (2 response plan aliases)", path.display()),
         format!("✔ AWS region: {}", fim::REGION),
         "✔ AWS credentials: found (access key AKID…)".to_owned(),
-        "✔ Incident Manager: ListResponsePlans listed 2 response plans".to_owned(),
-        format!("✔ plan alias payments → {} (Payments team)", fim::plan_arn("Payments")),
-        format!("✔ plan alias search → {} (Search team)", fim::plan_arn("Search")),
+        format!("✔ Incident Manager: ListResponsePlans at {} listed 2 response plans", aws.url),
+        format!("✔ plan alias payments: {} (Payments team)", fim::plan_arn("Payments")),
+        format!("✔ plan alias search: {} (Search team)", fim::plan_arn("Search")),
         format!("✔ Discord token: accepted, the bot is incident-bot ({APP_ID})"),
+        format!(
+            "✔ Discord server: Test server ({GUILD_ID}): the bot has View Channel, Send Messages, Embed Links, \
+             Read Message History, Create Public Threads, Send Messages in Threads"
+        ),
         "all checks passed".to_owned(),
     ];
     assert_eq!(stdout.lines().collect::<Vec<_>>(), expected.iter().map(String::as_str).collect::<Vec<_>>());
@@ -83,15 +87,21 @@ async fn check_reports_each_failure_and_exits_1() {
     let (code, stdout, _) =
         run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some("wrong-token"), false)).await;
     assert_eq!(code, 1, "{stdout}");
-    assert!(stdout.contains("✘ AWS credentials: none found in the SDK's default chain"), "{stdout}");
-    assert!(stdout.contains("✘ Discord token: rejected by Discord (401)"), "{stdout}");
+    assert!(stdout.contains("✘ AWS credentials: none found in the SDK's default chain (cause: "), "{stdout}");
+    assert!(stdout.contains("⚠ Incident Manager: not checked: needs AWS credentials"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "✘ Discord token: Discord rejected the bot token (401 Unauthorized). Fix: reset it in the Developer Portal"
+        ),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("check(s) failed\n"), "{stdout}");
 
     let (code, stdout, _) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
     assert_eq!(code, 1);
     assert!(
         stdout.contains(&format!(
-            "✘ plan alias ghost → {}: no such response plan in this account and region",
+            "✘ plan alias ghost: {} is no response plan of this account and region",
             fim::plan_arn("Ghost")
         )),
         "{stdout}"
@@ -185,5 +195,245 @@ async fn register_alone_puts_the_commands_in_place() {
     let (code, _, stderr) =
         run(&mut bot(&["register", "--config", path.to_str().unwrap()], Some("wrong"), false)).await;
     assert_eq!(code, 1);
-    assert!(stderr.contains("rejected by Discord (401)"), "{stderr}");
+    assert!(stderr.contains("Discord rejected the bot token (401 Unauthorized)"), "{stderr}");
+}
+
+/// A command spawned from `dir` (no `--config`: `./config.toml` or none).
+fn bot_in(dir: &std::path::Path, args: &[&str], token: Option<&str>) -> Command {
+    let mut cmd = bot(args, token, true);
+    cmd.current_dir(dir);
+    cmd
+}
+
+fn empty_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("incident-bot-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Without a token, `check` still checks everything else and says once
+/// what is missing; without a config file it says so instead of naming one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_runs_every_check_whatever_fails() {
+    let dir = empty_dir("no-config");
+    let mut cmd = bot_in(&dir, &["check"], None);
+    cmd.env("AWS_REGION", fim::REGION);
+    let (code, stdout, stderr) = run(&mut cmd).await;
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        "⚠ config: no config file at ./config.toml; using defaults and the environment. Fix: copy \
+         config.toml.example to config.toml, or pass --config PATH"
+    );
+    assert_eq!(lines[1], format!("✔ AWS region: {}", fim::REGION));
+    assert!(lines.iter().any(|l| l.starts_with("✔ AWS credentials: found")), "{stdout}");
+    let token: Vec<&&str> = lines.iter().filter(|l| l.contains("DISCORD_TOKEN")).collect();
+    assert_eq!(token.len(), 1, "said once: {stdout}");
+    assert_eq!(
+        *token[0],
+        "✘ Discord token: none in the environment. Fix: set DISCORD_TOKEN, or DISCORD_TOKEN_FILE to a file holding it"
+    );
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(*lines.last().unwrap(), "2 check(s) failed", "the token, and Incident Manager at the real AWS");
+}
+
+/// When Discord cannot be reached, the cause (here: connection refused) is
+/// named with the URL, and `--format json` carries the same checks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_names_the_cause_and_speaks_json() {
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let path = std::env::temp_dir().join(format!("incident-bot-unreachable-{}.toml", std::process::id()));
+    std::fs::write(
+        &path,
+        format!(
+            "[discord]\napi_url = \"http://{closed}\"\n[aws]\nregion = \"{}\"\nendpoint_url = \"{}\"\n",
+            fim::REGION,
+            aws.url
+        ),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
+    assert_eq!(code, 1);
+    let line = stdout.lines().find(|l| l.starts_with("✘ Discord token:")).unwrap();
+    assert!(line.contains(&format!("could not reach Discord at http://{closed}/api/v10: ")), "{line}");
+    assert!(line.to_lowercase().contains("connection refused"), "{line}");
+    assert!(line.ends_with("Fix: check the network, or [discord] api_url in config.toml"), "{line}");
+
+    let (code, stdout, _) =
+        run(&mut bot(&["check", "--config", path.to_str().unwrap(), "--format", "json"], Some(TOKEN), true)).await;
+    assert_eq!(code, 1);
+    let report: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(report["failed"], 1);
+    let token = report["checks"].as_array().unwrap().iter().find(|c| c["check"] == "Discord token").unwrap();
+    assert_eq!(token["status"], "fail");
+    assert!(token["summary"].as_str().unwrap().contains("could not reach Discord"), "{token}");
+    assert_eq!(token["fix"], "check the network, or [discord] api_url in config.toml");
+}
+
+/// `check | head -1`: when the reader of stdout is gone, the program ends
+/// quietly (exit 141, as `SIGPIPE` would), in every subcommand. Here the
+/// pipe is closed before the program writes anything, so every write fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_the_program_quietly() {
+    let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
+    let path = config(&discord, &aws, "");
+    let path = path.to_str().unwrap();
+    for args in [
+        vec!["check", "--config", path],
+        vec!["invite", "--application-id", "42"],
+        vec!["declare", "--config", path, "--plan", "payments", "--dry-run"],
+        vec!["register", "--config", path],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        // (Not `output()`: it would replace stdout with a pipe of its own.)
+        let child = bot(&args, Some(TOKEN), true).stdout(writer).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let out = tokio::time::timeout(super::WAIT, child.wait_with_output()).await.unwrap().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {stderr}");
+        assert!(stderr.is_empty(), "{args:?}: {stderr}");
+    }
+}
+
+/// The bot's membership and permissions in each configured server and
+/// channel, computed from its roles and the channel's overwrites, with the
+/// invite URL that fixes them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_missing_permissions_per_server_and_channel() {
+    const CHANNEL: u64 = 900_000_000_000_000_777;
+    const ROLE: u64 = 900_000_000_000_000_555;
+    let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
+    // View Channel, Send Messages, Embed Links, Read Message History: no threads.
+    discord.set_bot_permissions(84_992, &[ROLE]);
+    // @everyone may not send in the channel; the bot's role may view but not embed.
+    discord.add_channel(
+        CHANNEL,
+        serde_json::json!([
+            {"id": GUILD_ID.to_string(), "type": 0, "allow": "0", "deny": "2048"},
+            {"id": ROLE.to_string(), "type": 0, "allow": "1024", "deny": "16384"}
+        ]),
+    );
+    let path = config(&discord, &aws, "");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("[discord]\n", &format!("[discord]\nguild_ids = [{GUILD_ID}, 900000000000000999]\n"))
+        + &format!("[access]\nallowed_channel_ids = [{CHANNEL}]\n");
+    std::fs::write(&path, text).unwrap();
+    let (code, stdout, _) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
+    assert_eq!(code, 1, "{stdout}");
+    let invite = format!(
+        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=309237730304"
+    );
+    let expected = [
+        format!(
+            "✘ Discord server: Test server ({GUILD_ID}): the bot lacks Create Public Threads, Send Messages in Threads. \
+             Fix: grant them to the bot's role (Server Settings → Roles, or the channel's permissions), or invite it again: {invite}"
+        ),
+        format!("✘ Discord server: 900000000000000999: the bot is not a member. Fix: invite it: {invite}"),
+        format!(
+            "✘ Discord channel: #channel-{CHANNEL} ({CHANNEL}): the bot lacks Send Messages, Embed Links, Create Public \
+             Threads, Send Messages in Threads. Fix: grant them to the bot's role (Server Settings → Roles, or the \
+             channel's permissions), or invite it again: {invite}"
+        ),
+    ];
+    for line in &expected {
+        assert!(stdout.lines().any(|l| l == line), "missing\n{line}\nin\n{stdout}");
+    }
+}
+
+/// `invite` prints the URL for this application with the permissions the
+/// enabled features need.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invite_prints_the_computed_url() {
+    let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
+    let path = config(&discord, &aws, "");
+    let (code, stdout, stderr) =
+        run(&mut bot(&["invite", "--config", path.to_str().unwrap()], Some(TOKEN), false)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        format!(
+            "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=309237730304"
+        )
+    );
+    assert!(stdout.contains("- Create Public Threads: to open the incident's thread"), "{stdout}");
+    // Without threads, no thread permissions; no token needed with the id.
+    let text = std::fs::read_to_string(&path).unwrap();
+    let path2 = path.with_extension("nothreads.toml");
+    std::fs::write(&path2, text.replace("[incident.plans]", "[incident]\ncreate_thread = false\n[incident.plans]"))
+        .unwrap();
+    let (code, stdout, stderr) =
+        run(&mut bot(&["invite", "--config", path2.to_str().unwrap(), "--application-id", "42"], None, false)).await;
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout.lines().next().unwrap(),
+        "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=84992"
+    );
+}
+
+/// `declare` speaks to the terminal: each cause in its own words, with its
+/// own exit code.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declare_names_the_cause_with_its_exit_code() {
+    let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
+    let path = config(&discord, &aws, "");
+    let declare = ["declare", "--config", path.to_str().unwrap(), "--plan", "payments", "--title", "x"];
+
+    // No region.
+    let no_region = path.with_extension("noregion.toml");
+    std::fs::write(
+        &no_region,
+        std::fs::read_to_string(&path).unwrap().replace(&format!("region = \"{}\"\n", fim::REGION), ""),
+    )
+    .unwrap();
+    let mut args = declare;
+    args[2] = no_region.to_str().unwrap();
+    let (code, _, stderr) = run(&mut bot(&args, None, true)).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr
+            .starts_with("incident-bot: No AWS region is set: set `region` under [aws] in config.toml, or AWS_REGION"),
+        "{stderr}"
+    );
+
+    // No credentials.
+    let (code, _, stderr) = run(&mut bot(&declare, None, false)).await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("incident-bot: No AWS credentials were found: set AWS_ACCESS_KEY_ID"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+
+    // Refused by AWS: our meaning, then AWS's own words.
+    aws.push_faults([super::fake_incident_manager::Fault::Error(
+        400,
+        "AccessDeniedException",
+        "User: arn:aws:iam::111122223333:user/oncall is not authorized to perform: ssm-incidents:StartIncident",
+    )]);
+    let (code, _, stderr) = run(&mut bot(&declare, None, true)).await;
+    assert_eq!(code, 3, "{stderr}");
+    assert!(stderr.contains("An operator must grant `ssm-incidents:StartIncident`"), "{stderr}");
+    assert!(stderr.trim_end().ends_with("AWS said: User: arn:aws:iam::111122223333:user/oncall is not authorized to perform: ssm-incidents:StartIncident"), "{stderr}");
+
+    // Unreachable: the endpoint and the operating system's error.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let unreachable = path.with_extension("unreachable.toml");
+    std::fs::write(
+        &unreachable,
+        std::fs::read_to_string(&path).unwrap().replace(&aws.url, &format!("http://{closed}")),
+    )
+    .unwrap();
+    args[2] = unreachable.to_str().unwrap();
+    let (code, _, stderr) = run(&mut bot(&args, None, true)).await;
+    assert_eq!(code, 4, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!("incident-bot: Could not reach Incident Manager at http://{closed}: ")),
+        "{stderr}"
+    );
+    assert!(stderr.to_lowercase().contains("connection refused"), "{stderr}");
+
+    // RUST_LOG works here as for `run`.
+    let (_, _, stderr) = run(bot(&args, None, true).env("RUST_LOG", "warn")).await;
+    assert!(stderr.contains("AWS call failed"), "{stderr}");
 }
