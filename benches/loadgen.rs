@@ -14,7 +14,14 @@
 //! Manager, and while they wait, 400 more sent one at a time: their ack
 //! latency is the figure for "interactions arriving while 200 are in flight".
 //!
+//! Then, in a fresh process of incident-bot alone, the soak: rounds of
+//! declarations, each from a new user, Incident Manager answering in 0–200
+//! ms, the fakes forgetting what they recorded between rounds (so their own
+//! memory stays flat); the bot's RSS after each round, then its RSS and open
+//! descriptors every 10 s of quiet.
+//!
 //! Knobs: LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
 //! LOADGEN_IN_FLIGHT=200 (0 skips the probe phase), LOADGEN_FLOOR=0 (skip the
 //! floor), LOADGEN_BOT_LOG (the bots' RUST_LOG, default `warn`),
 //! LOADGEN_BOT_WRAPPER (a profiler to run incident-bot under, e.g.
@@ -71,6 +78,28 @@ struct Run {
     peak_rss_kb: u64,
 }
 
+/// The soak: `rounds` rounds of `n` declarations, then `quiet_secs` of quiet.
+#[derive(Clone, Copy)]
+struct Soak {
+    rounds: usize,
+    n: usize,
+    quiet_secs: u64,
+}
+
+/// What the soak measured.
+#[derive(Default)]
+struct SoakReport {
+    /// Per round: RSS once it went quiet (KB), declare p99, lost, duplicated.
+    rounds: Vec<(u64, Duration, usize, usize)>,
+    /// Every 10 s of quiet: seconds since the last round, RSS (KB), open descriptors.
+    quiet: Vec<(u64, u64, usize)>,
+    idle_fds: usize,
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, Iterator::count)
+}
+
 #[derive(Default)]
 struct Report {
     startup: Duration,
@@ -83,6 +112,7 @@ struct Report {
     /// The probe phase, and the fewest background declarations still
     /// waiting when a probe was acknowledged.
     probe: Option<(Run, usize)>,
+    soak: Option<SoakReport>,
 }
 
 /// The probe phase: `probes` interactions sent one at a time while
@@ -127,7 +157,13 @@ fn floor_binary() -> std::path::PathBuf {
     std::path::PathBuf::from(target).join("release/examples/floor")
 }
 
-async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], probe: Option<Probe>) -> Report {
+async fn bench(
+    bot: Bot,
+    floor: &std::path::Path,
+    scenarios: &[(usize, u64)],
+    probe: Option<Probe>,
+    soak: Option<Soak>,
+) -> Report {
     let discord = FakeDiscord::start(TOKEN).await;
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
@@ -201,6 +237,7 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
     report.idle_rss_kb = rss_kb(pid, "VmRSS:");
     report.idle_anon_kb = rss_kb(pid, "RssAnon:");
     report.peak_rss_kb = rss_kb(pid, "VmHWM:");
+    let idle_fds = open_fds(pid);
 
     for &(n, delay_ms) in scenarios {
         reset_peak(pid);
@@ -261,8 +298,46 @@ async fn bench(bot: Bot, floor: &std::path::Path, scenarios: &[(usize, u64)], pr
         report.peak_rss_kb = report.peak_rss_kb.max(run.peak_rss_kb);
         report.probe = Some((run, min_in_flight));
     }
+    if let Some(soak) = soak {
+        report.soak = Some(run_soak(pid, &discord, &aws, soak, idle_fds).await);
+    }
     let _ = child.start_kill();
     let _ = child.wait().await;
+    report
+}
+
+/// See [`Soak`].
+async fn run_soak(
+    pid: u32,
+    discord: &FakeDiscord,
+    aws: &FakeIncidentManager,
+    soak: Soak,
+    idle_fds: usize,
+) -> SoakReport {
+    let mut report = SoakReport { idle_fds, ..SoakReport::default() };
+    aws.set_delay_up_to(Duration::from_millis(200));
+    let mut user = 700_000_000_000_000_000u64;
+    for round in 0..soak.rounds {
+        let mut ids = Vec::with_capacity(soak.n);
+        for i in 0..soak.n {
+            user += 1;
+            let d = fake_discord::from_user(declaration(&format!("Soak {round}.{i}")), user);
+            ids.push(discord.dispatch_interaction(d).await);
+        }
+        let mut run = Run { n: soak.n, ..Run::default() };
+        let answered = wait_answered(discord, &ids).await;
+        collect(discord, &ids, &answered, 0, &mut run);
+        count_incidents(aws, 0, &mut run);
+        settle(discord, aws).await;
+        report.rounds.push((rss_kb(pid, "VmRSS:"), pct(&run.declare, 99.0), run.lost, run.duplicated));
+        discord.reset();
+        aws.reset();
+    }
+    let quiet_from = Instant::now();
+    for t in (10..=soak.quiet_secs).step_by(10) {
+        tokio::time::sleep_until((quiet_from + Duration::from_secs(t)).into()).await;
+        report.quiet.push((t, rss_kb(pid, "VmRSS:"), open_fds(pid)));
+    }
     report
 }
 
@@ -366,9 +441,16 @@ fn main() {
     fake_discord::warm_up();
     fim::warm_up();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe));
+    let soak_spec = std::env::var("LOADGEN_SOAK").unwrap_or_else(|_| "10x1000".to_owned());
+    let soak = soak_spec.split_once('x').map(|(r, n)| Soak {
+        rounds: r.trim().parse().expect("LOADGEN_SOAK=ROUNDSxN"),
+        n: n.trim().parse().expect("LOADGEN_SOAK=ROUNDSxN"),
+        quiet_secs: std::env::var("LOADGEN_QUIET_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(90),
+    });
+    let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe, None));
+    let soaked = soak.map(|s| (s, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, Some(s)))));
     let base = if with_floor {
-        rt.block_on(bench(Bot::Floor, &floor, &scenarios, probe))
+        rt.block_on(bench(Bot::Floor, &floor, &scenarios, probe, None))
     } else {
         Report { runs: vec![Run::default(); bot.runs.len()], ..Report::default() }
     };
@@ -432,8 +514,62 @@ fn main() {
         failed |= outcome(&tag, r, &f);
     }
     println!("{:<48} {:>11.2} MB", "release binary (stripped)", size as f64 / 1_048_576.0);
+    if let Some((s, report)) = &soaked {
+        failed |= print_soak(s, report);
+    }
     if failed {
         eprintln!("FAILED: an interaction was lost or duplicated");
         std::process::exit(1);
     }
+}
+
+/// Prints the soak's figures beside its targets; true if a declaration was
+/// lost or duplicated.
+fn print_soak(s: &Soak, r: &Report) -> bool {
+    let Some(soak) = &r.soak else { return false };
+    let mb = |kb: u64| kb as f64 / 1024.0;
+    let idle = mb(r.idle_rss_kb);
+    println!();
+    println!(
+        "soak: {} rounds of {} /incident, each from a new user, AWS answering in 0-200 ms (a fresh incident-bot)",
+        s.rounds, s.n
+    );
+    println!("{:<48} {:>11.2} MB · {} open descriptors", "soak: idle before", idle, soak.idle_fds);
+    let mut bad = false;
+    for (i, (rss, p99, lost, dup)) in soak.rounds.iter().enumerate() {
+        println!(
+            "{:<48} {:>11.2} MB · declare p99 {:.0} ms · lost {lost} · duplicated {dup}",
+            format!("soak: RSS after round {}", i + 1),
+            mb(*rss),
+            p99.as_secs_f64() * 1e3
+        );
+        bad |= *lost > 0 || *dup > 0;
+    }
+    if soak.rounds.len() >= 2 {
+        let half = soak.rounds.len() / 2;
+        let growth = mb(soak.rounds[soak.rounds.len() - 1].0) - mb(soak.rounds[half - 1].0);
+        println!(
+            "{:<48} {:>+11.2} MB (target ≤ +3 MB)",
+            format!("soak: RSS growth, round {half} → {}", soak.rounds.len()),
+            growth
+        );
+    }
+    for (t, rss, fds) in &soak.quiet {
+        println!(
+            "{:<48} {:>11.2} MB ({:.2}× idle) · {fds} open descriptors",
+            format!("soak: {t} s after the last round"),
+            mb(*rss),
+            mb(*rss) / idle
+        );
+    }
+    if let Some((_, rss, fds)) = soak.quiet.iter().find(|q| q.0 == 60) {
+        println!(
+            "{:<48} RSS ≤ 2× idle: {} · descriptors back to idle ({}): {}",
+            "soak: at 60 s, targets",
+            if mb(*rss) <= 2.0 * idle { "yes" } else { "no" },
+            soak.idle_fds,
+            if *fds <= soak.idle_fds { "yes" } else { "no" }
+        );
+    }
+    bad
 }

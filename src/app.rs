@@ -112,7 +112,8 @@ pub async fn run_with_health(
         tasks.stop(TASKS_GRACE).await;
         return Ok(());
     };
-    let discord = Arc::new(Discord::new(Arc::new(rest.clone())));
+    let limits = config.limits;
+    let discord = Arc::new(Discord::new(Arc::new(rest.clone()), limits.discord_acks, limits.discord_messages));
     let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
     let services = Services::new(settings, backend.clone(), discord.clone(), metrics.clone(), tasks.clone());
     let bot = Bot::new(services);

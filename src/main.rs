@@ -3,6 +3,14 @@
 
 use std::process::ExitCode;
 
+// The allocator, chosen by measurement (README, "Memory").
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+#[cfg(all(feature = "jemalloc", not(feature = "mimalloc")))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 use clap::Parser;
 use incident_bot::cli::{CheckFormat, Cli, Command};
 use incident_bot::config::{Config, ConfigError};

@@ -235,7 +235,7 @@ impl Harness {
         let services = Services::new(
             settings,
             backend.clone(),
-            Arc::new(Discord::new(discord.clone())),
+            Arc::new(Discord::new(discord.clone(), 64, 32)),
             Arc::new(Metrics::new()),
             Shutdown::new(),
         );

@@ -25,16 +25,21 @@ use crate::domain::{
     RelatedItem as DomainItem,
 };
 
+/// How long an idle connection to Incident Manager is kept.
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Builds the shared AWS configuration: region and credentials from the SDK's
 /// default chains (unless `region` is configured), standard retries with
 /// bounded attempts, timeouts, and an HTTPS client on rustls + ring.
 ///
 /// `credentials` replaces the default credential chain; only tests pass it.
 pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCredentialsProvider>) -> SdkConfig {
-    // Idle connections are dropped after 20 s (AWS closes them soon after
-    // anyway), so a burst does not leave its connections resident.
+    // The connections in use are bounded by the permits around the calls
+    // ([limits]); idle ones are dropped after POOL_IDLE_TIMEOUT, so a burst
+    // does not leave its connections (and their buffers) resident. (This
+    // client's builder does not offer a maximum idle count.)
     let http = aws_smithy_http_client::Builder::new()
-        .pool_idle_timeout(std::time::Duration::from_secs(20))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
         .build_https();
     let mut loader = aws_config::defaults(BehaviorVersion::latest())

@@ -76,6 +76,8 @@ pub(super) struct FileLimits {
     pub(super) changes_per_user_window_secs: Bounded<1, 86_400>,
     pub(super) shutdown_grace_secs: Bounded<0, 900>,
     pub(super) max_concurrent_declarations: Bounded<1, 10_000>,
+    pub(super) discord_acks_in_flight: Bounded<1, 1000>,
+    pub(super) discord_messages_in_flight: Bounded<1, 1000>,
 }
 
 impl Default for FileLimits {
@@ -89,6 +91,8 @@ impl Default for FileLimits {
             changes_per_user_window_secs: Bounded(60),
             shutdown_grace_secs: Bounded(30),
             max_concurrent_declarations: Bounded(200),
+            discord_acks_in_flight: Bounded(64),
+            discord_messages_in_flight: Bounded(32),
         }
     }
 }

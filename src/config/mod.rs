@@ -77,6 +77,10 @@ pub struct LimitSettings {
     pub shutdown_grace: Duration,
     /// Declarations talking to AWS at once; more wait (already acknowledged).
     pub max_concurrent: usize,
+    /// First answers to interactions in flight to Discord at once.
+    pub discord_acks: usize,
+    /// Other messages (edits, follow-ups, posts) in flight to Discord at once.
+    pub discord_messages: usize,
 }
 
 /// `[discord]`, plus the token from the environment.
@@ -288,6 +292,8 @@ impl Config {
                 changes_per_user: window(limits.changes_per_user, limits.changes_per_user_window_secs),
                 shutdown_grace: Duration::from_secs(limits.shutdown_grace_secs.0),
                 max_concurrent: usize::try_from(limits.max_concurrent_declarations.0).unwrap_or(200),
+                discord_acks: usize::try_from(limits.discord_acks_in_flight.0).unwrap_or(64),
+                discord_messages: usize::try_from(limits.discord_messages_in_flight.0).unwrap_or(32),
             },
             log: LogSettings { filter: file.log.filter, json: file.log.format == LogFormat::Json },
             listen: file.server.listen,

@@ -33,13 +33,6 @@ use super::format::limits;
 use super::retry::{Backoff, retry};
 use crate::domain::text::truncate;
 
-/// At most this many first answers to interactions in flight to Discord. At
-/// 100 ms a request that is 640 a second, far inside the 3 s rule for any
-/// burst a team produces.
-const ACK_LANE: usize = 64;
-/// At most this many other messages (edits, follow-ups, posts) in flight.
-const REPLY_LANE: usize = 32;
-
 /// `builder` (any of serenity's message builders, which share these method
 /// names) with `reply`'s parts, and no mentions allowed.
 macro_rules! fill {
@@ -183,8 +176,10 @@ pub struct Discord {
 }
 
 impl Discord {
-    pub fn new(api: Arc<dyn DiscordApi>) -> Self {
-        Self { api, ack_lane: Semaphore::new(ACK_LANE), reply_lane: Semaphore::new(REPLY_LANE) }
+    /// `api` with at most `acks` first answers and `messages` other messages
+    /// (edits, follow-ups, posts) in flight at once; the rest wait their turn.
+    pub fn new(api: Arc<dyn DiscordApi>, acks: usize, messages: usize) -> Self {
+        Self { api, ack_lane: Semaphore::new(acks.max(1)), reply_lane: Semaphore::new(messages.max(1)) }
     }
 
     /// The API itself, for calls outside the lanes (registration).

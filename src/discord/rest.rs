@@ -14,6 +14,12 @@ use serenity::all::{
 
 use super::api::{ApiError, AppInfo, BotUser, ChannelAccess, CommandScope, DiscordApi, GuildAccess, MessageRef};
 
+/// Idle connections to Discord kept per host, at most: a burst's
+/// connections are not all kept after it (the lanes bound those in use).
+pub const POOL_MAX_IDLE: usize = 8;
+/// How long an idle connection to Discord is kept.
+pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Builds serenity HTTP clients that share one connection pool.
 #[derive(Clone)]
 pub struct ClientFactory {
@@ -26,7 +32,12 @@ pub struct ClientFactory {
 impl ClientFactory {
     /// Clients for `token`, sent to `api_url` instead of Discord when set.
     pub fn new(token: &SecretString, api_url: Option<&url::Url>) -> Self {
-        let pool = reqwest::Client::builder().use_rustls_tls().build().unwrap_or_else(|_| reqwest::Client::new());
+        let pool = reqwest::Client::builder()
+            .use_rustls_tls()
+            .pool_max_idle_per_host(POOL_MAX_IDLE)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
         Self { token: token.clone(), origin: api_url.map(api_origin), pool }
     }
 

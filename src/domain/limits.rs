@@ -6,6 +6,7 @@
 //! times.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use dashmap::DashMap;
@@ -41,36 +42,70 @@ pub struct RateLimiter {
     per_guild: Option<Window>,
     users: DashMap<u64, VecDeque<Instant>>,
     guilds: DashMap<u64, VecDeque<Instant>>,
+    /// The size past which the next call sweeps.
+    sweep_at: AtomicUsize,
 }
 
 /// Entries in one map before emptied windows are swept out.
 const SWEEP_AT: usize = 10_000;
+/// Most users (or guilds) tracked at once. Beyond it, a newcomer is let
+/// through untracked: memory stays bounded whatever a flood of new users
+/// brings, and nobody is refused for the bot's bookkeeping.
+pub const MAX_TRACKED: usize = 100_000;
 
 impl RateLimiter {
     pub fn new(per_user: Window, per_guild: Option<Window>) -> Self {
-        Self { per_user, per_guild, users: DashMap::new(), guilds: DashMap::new() }
+        Self {
+            per_user,
+            per_guild,
+            users: DashMap::new(),
+            guilds: DashMap::new(),
+            sweep_at: AtomicUsize::new(SWEEP_AT),
+        }
     }
 
     /// Records a declaration at `now` if both windows have room; otherwise
     /// records nothing and says which limit applies and for how long.
     pub fn try_acquire(&self, user: u64, guild: Option<u64>, now: Instant) -> Result<(), Limited> {
+        self.sweep(now);
         // Lock order is always user, then guild: no deadlock between callers.
-        let mut u = self.users.entry(user).or_default();
-        check(&mut u, self.per_user, now, Scope::User)?;
-        if let (Some(g), Some(per_guild)) = (guild, self.per_guild) {
+        let tracked = |map: &DashMap<u64, VecDeque<Instant>>, key| map.contains_key(&key) || map.len() < MAX_TRACKED;
+        let mut u = tracked(&self.users, user).then(|| self.users.entry(user).or_default());
+        if let Some(u) = &mut u {
+            check(u, self.per_user, now, Scope::User)?;
+        }
+        if let (Some(g), Some(per_guild)) = (guild, self.per_guild)
+            && tracked(&self.guilds, g)
+        {
             let mut gq = self.guilds.entry(g).or_default();
             check(&mut gq, per_guild, now, Scope::Guild)?;
             gq.push_back(now);
         }
-        u.push_back(now);
-        drop(u);
-        let longest = self.per_guild.map_or(self.per_user.window, |g| g.window.max(self.per_user.window));
-        for map in [&self.users, &self.guilds] {
-            if map.len() > SWEEP_AT {
-                map.retain(|_, q| q.back().is_some_and(|t| now.saturating_duration_since(*t) < longest));
-            }
+        if let Some(mut u) = u {
+            u.push_back(now);
         }
         Ok(())
+    }
+
+    /// Drops the users and guilds with nothing left in their window, when a
+    /// map has grown past its mark since the last sweep (so a sweep costs
+    /// amortised O(1) per call).
+    fn sweep(&self, now: Instant) {
+        let longest = self.per_guild.map_or(self.per_user.window, |g| g.window.max(self.per_user.window));
+        let mark = self.sweep_at.load(Ordering::Relaxed);
+        if self.users.len().max(self.guilds.len()) <= mark {
+            return;
+        }
+        for map in [&self.users, &self.guilds] {
+            map.retain(|_, q| q.back().is_some_and(|t| now.saturating_duration_since(*t) < longest));
+        }
+        let left = self.users.len().max(self.guilds.len());
+        self.sweep_at.store((2 * left).max(SWEEP_AT), Ordering::Relaxed);
+    }
+
+    /// How many users are tracked now.
+    pub fn tracked_users(&self) -> usize {
+        self.users.len()
     }
 }
 
@@ -107,5 +142,26 @@ mod tests {
         assert!(l.try_acquire(3, Some(8), t0 + Duration::from_secs(30)).is_ok());
         // The window slides.
         assert!(l.try_acquire(1, Some(7), t0 + MIN).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded_by_age_and_count() {
+        let l = RateLimiter::new(Window { max: 1, window: MIN }, None);
+        let t0 = Instant::now();
+        for user in 0..(SWEEP_AT as u64 + 1) {
+            assert!(l.try_acquire(user, None, t0).is_ok());
+        }
+        // A minute later, the next call sweeps the emptied windows.
+        assert!(l.try_acquire(u64::MAX, None, t0 + MIN).is_ok());
+        assert_eq!(l.tracked_users(), 1);
+        // Past the cap, newcomers pass untracked; those tracked stay limited.
+        let l = RateLimiter::new(Window { max: 1, window: MIN }, None);
+        for user in 0..MAX_TRACKED as u64 {
+            assert!(l.try_acquire(user, None, t0).is_ok());
+        }
+        assert!(l.try_acquire(u64::MAX, None, t0).is_ok());
+        assert!(l.try_acquire(u64::MAX, None, t0).is_ok(), "untracked");
+        assert_eq!(l.tracked_users(), MAX_TRACKED);
+        assert!(l.try_acquire(0, None, t0).is_err(), "still limited");
     }
 }

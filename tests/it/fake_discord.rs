@@ -311,6 +311,18 @@ impl FakeDiscord {
         self.state.lock().unwrap().channels.insert(id, overwrites);
     }
 
+    /// Forgets what was recorded (the gateway session stays), so a long
+    /// benchmark does not measure the fake's own growing memory.
+    #[allow(dead_code)] // used by benches/loadgen.rs
+    pub fn reset(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.events = Vec::new();
+        s.interactions = HashMap::new();
+        s.payloads = HashMap::new();
+        s.messages = HashMap::new();
+        s.dispatched = Vec::new();
+    }
+
     /// Refuses thread creation with 403 Missing Permissions.
     pub fn deny_threads(&self) {
         self.state.lock().unwrap().deny_threads = true;
@@ -379,6 +391,14 @@ pub fn update_autocomplete(options: Value) -> Value {
         4,
         json!({"id": (COMMAND_ID + 1).to_string(), "name": "incident-update", "type": 1, "options": options}),
     )
+}
+
+/// `d` as sent by another user (id `user`).
+#[allow(dead_code)] // used by benches/loadgen.rs
+pub fn from_user(mut d: Value, user: u64) -> Value {
+    d["member"]["user"]["id"] = json!(user.to_string());
+    d["member"]["user"]["username"] = json!(format!("user{user}"));
+    d
 }
 
 /// `d` as sent by a member with these roles.

@@ -74,6 +74,11 @@ pub struct State {
     /// Client tokens already used, per operation (idempotency).
     tokens: HashMap<String, Vec<String>>,
     delay: Duration,
+    /// When set, each answer waits a pseudo-random time up to this instead
+    /// of `delay` (benchmarks: AWS answering in 0–200 ms).
+    jitter: Option<Duration>,
+    /// The pseudo-random sequence's state.
+    rng: u64,
     /// Delays for single operations, instead of `delay`.
     op_delays: HashMap<String, Duration>,
     /// The service's page size for List operations.
@@ -188,6 +193,23 @@ impl FakeIncidentManager {
         self.state.lock().unwrap().delay = d;
     }
 
+    /// Delays each answer by a pseudo-random time from 0 to `max`.
+    #[allow(dead_code)] // used by benches/loadgen.rs
+    pub fn set_delay_up_to(&self, max: Duration) {
+        self.state.lock().unwrap().jitter = Some(max);
+    }
+
+    /// Forgets every request and incident (the plans stay), so a long
+    /// benchmark does not measure the fake's own growing memory.
+    #[allow(dead_code)] // used by benches/loadgen.rs
+    pub fn reset(&self) {
+        let mut s = self.state.lock().unwrap();
+        s.requests = Vec::new();
+        s.incidents = Vec::new();
+        s.records = Vec::new();
+        s.tokens = HashMap::new();
+    }
+
     /// Delays every answer to `operation` by `d`.
     pub fn set_operation_delay(&self, operation: &str, d: Duration) {
         self.state.lock().unwrap().op_delays.insert(operation.to_owned(), d);
@@ -233,7 +255,16 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
         let mut s = state.lock().unwrap();
         let broken = operation.as_ref().and_then(|op| s.broken.get(op).copied());
         let queued = operation.as_ref().and_then(|op| s.faults.get_mut(op)?.pop_front());
-        let delay = operation.as_ref().and_then(|op| s.op_delays.get(op).copied()).unwrap_or(s.delay);
+        let mut delay = operation.as_ref().and_then(|op| s.op_delays.get(op).copied()).unwrap_or(s.delay);
+        if let Some(max) = s.jitter {
+            // xorshift64: cheap, and the same sequence on every run.
+            let mut x = s.rng.max(0x9e37_79b9_7f4a_7c15);
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            s.rng = x;
+            delay = max.mul_f64((x % 1000) as f64 / 1000.0);
+        }
         (delay, broken.or(queued))
     };
     let resp = match (&operation, fault) {
