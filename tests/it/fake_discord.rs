@@ -316,7 +316,9 @@ impl FakeDiscord {
     #[allow(dead_code)] // used by benches/loadgen.rs
     pub fn reset(&self) {
         let mut s = self.state.lock().unwrap();
-        s.events = Vec::new();
+        // The session's own events stay: dispatches wait for an IDENTIFY.
+        s.events.retain(|e| matches!(e, Event::Identify(_) | Event::Resume(_)));
+        s.events.shrink_to_fit();
         s.interactions = HashMap::new();
         s.payloads = HashMap::new();
         s.messages = HashMap::new();
