@@ -20,7 +20,16 @@
 //! memory stays flat); the bot's RSS after each round, then its RSS and open
 //! descriptors every 10 s of quiet.
 //!
+//! Last, the mirror, in a fresh process: 50 incidents declared (each with
+//! its thread), a minute of quiet (the AWS calls the mirror makes when
+//! nothing happens), then a minute of timeline events written elsewhere, 5
+//! a second across them: the lag from each event to its post in the thread.
+//! The bursts and the soak run with the mirror off (`[sync] interval_secs =
+//! 0`): the incidents they declare would otherwise all be followed.
+//!
 //! Knobs: LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! LOADGEN_MIRROR="50x5" (INCIDENTSxEVENTS_PER_SECOND; 0 skips it),
+//! LOADGEN_MIRROR_INTERVAL=15 (its `[sync] interval_secs`),
 //! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
 //! LOADGEN_IN_FLIGHT=200 (0 skips the probe phase), LOADGEN_FLOOR=0 (skip the
 //! floor), LOADGEN_BOT_LOG (the bots' RUST_LOG, default `warn`),
@@ -86,6 +95,28 @@ struct Soak {
     quiet_secs: u64,
 }
 
+/// The mirror scenario: `incidents` followed, events at `per_second`.
+#[derive(Clone, Copy)]
+struct MirrorRun {
+    incidents: usize,
+    per_second: u32,
+    interval_secs: u64,
+}
+
+/// What the mirror scenario measured.
+#[derive(Default)]
+struct MirrorReport {
+    /// AWS calls the mirror made per followed incident per minute, quiet.
+    quiet_calls_per_incident_minute: f64,
+    /// The same while events arrived.
+    busy_calls_per_incident_minute: f64,
+    /// From each event written to its post in the thread.
+    lag: Vec<Duration>,
+    events: usize,
+    lost: usize,
+    duplicated: usize,
+}
+
 /// What the soak measured.
 #[derive(Default)]
 struct SoakReport {
@@ -113,6 +144,7 @@ struct Report {
     /// waiting when a probe was acknowledged.
     probe: Option<(Run, usize)>,
     soak: Option<SoakReport>,
+    mirror: Option<MirrorReport>,
 }
 
 /// The probe phase: `probes` interactions sent one at a time while
@@ -163,6 +195,7 @@ async fn bench(
     scenarios: &[(usize, u64)],
     probe: Option<Probe>,
     soak: Option<Soak>,
+    mirror: Option<MirrorRun>,
 ) -> Report {
     let discord = FakeDiscord::start(TOKEN).await;
     let aws = FakeIncidentManager::start(&["Payments"]).await;
@@ -174,8 +207,11 @@ async fn bench(
         format!(
             "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
              [incident.plans]\npayments = \"{p}\"\n\
+             [sync]\ninterval_secs = {sync}\n[store]\npath = \"{store}\"\n\
              # One user declares everything here: lift the abuse limits.\n\
              [limits]\nper_user = 100000\nper_guild = 100000\n{extra}\n",
+            sync = mirror.map_or(0, |m| m.interval_secs),
+            store = dir.join(format!("bot-{}.db", started_counter())).display(),
             g = fake_discord::GUILD_ID,
             d = discord.api_url,
             r = fim::REGION,
@@ -301,9 +337,132 @@ async fn bench(
     if let Some(soak) = soak {
         report.soak = Some(run_soak(pid, &discord, &aws, soak, idle_fds).await);
     }
+    if let Some(m) = mirror {
+        report.mirror = Some(run_mirror(&discord, &aws, m).await);
+    }
     let _ = child.start_kill();
     let _ = child.wait().await;
     report
+}
+
+/// A different database for each bot started.
+fn started_counter() -> u32 {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    N.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The AWS calls the mirror makes (declarations make none of these).
+fn mirror_calls(aws: &FakeIncidentManager) -> usize {
+    ["ListTimelineEvents", "ListRelatedItems", "GetTimelineEvent", "GetIncidentRecord", "ListIncidentRecords"]
+        .iter()
+        .map(|op| aws.requests(op).len())
+        .sum()
+}
+
+/// See [`MirrorRun`].
+async fn run_mirror(discord: &FakeDiscord, aws: &FakeIncidentManager, m: MirrorRun) -> MirrorReport {
+    let mut report = MirrorReport::default();
+    let mut ids = Vec::new();
+    for i in 0..m.incidents {
+        ids.push(discord.dispatch_interaction(declaration(&format!("Followed {i}"))).await);
+    }
+    wait_answered(discord, &ids).await;
+    settle(discord, aws).await;
+    let arns: Vec<String> = aws.incidents().iter().map(|(_, a)| a.clone()).collect();
+    // Wait for the threads (the homes) to exist: one thread per incident.
+    discord
+        .wait_for("every incident's thread", |s| {
+            (s.events.iter().filter(|e| matches!(e, Event::ThreadCreated { .. })).count() >= m.incidents).then_some(())
+        })
+        .await;
+    let minute = Duration::from_secs(60);
+    let calls = mirror_calls(aws);
+    tokio::time::sleep(minute).await;
+    report.quiet_calls_per_incident_minute = (mirror_calls(aws) - calls) as f64 / m.incidents as f64;
+
+    // A minute of events written elsewhere, `per_second` in all.
+    let calls = mirror_calls(aws);
+    let gap = Duration::from_secs(1) / m.per_second.max(1);
+    let mut written: Vec<(String, Instant)> = Vec::new();
+    let start = Instant::now();
+    let mut cursor = discord.with_state(|s| s.events.len());
+    let mut seen: HashMap<String, (Instant, usize)> = HashMap::new();
+    let mut n = 0;
+    let watch = |cursor: &mut usize, seen: &mut HashMap<String, (Instant, usize)>| {
+        discord.with_state(|s| {
+            for e in &s.events[*cursor..] {
+                if let Event::ChannelMessage { body, .. } = e
+                    && let Some(text) = body["content"].as_str()
+                    && let Some(tag) =
+                        text.split("mirror-event-").nth(1).map(|t| t.split_whitespace().next().unwrap_or(""))
+                {
+                    let entry = seen.entry(tag.to_owned()).or_insert((Instant::now(), 0));
+                    entry.1 += 1;
+                }
+            }
+            *cursor = s.events.len();
+        });
+    };
+    while start.elapsed() < minute {
+        let arn = &arns[n % arns.len()];
+        let tag = format!("{n}");
+        aws.event_elsewhere(arn, "Custom Event", &format!("\"mirror-event-{tag} happened\""));
+        written.push((tag, Instant::now()));
+        n += 1;
+        watch(&mut cursor, &mut seen);
+        tokio::time::sleep(gap).await;
+    }
+    report.busy_calls_per_incident_minute = (mirror_calls(aws) - calls) as f64 / m.incidents as f64;
+    let deadline = Instant::now() + Duration::from_secs(m.interval_secs * 3 + 10);
+    while Instant::now() < deadline && seen.len() < written.len() {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        watch(&mut cursor, &mut seen);
+    }
+    report.events = written.len();
+    for (tag, at) in &written {
+        match seen.get(tag) {
+            Some((posted, times)) => {
+                report.lag.push(posted.saturating_duration_since(*at));
+                report.duplicated += times.saturating_sub(1);
+            }
+            None => report.lost += 1,
+        }
+    }
+    report
+}
+
+/// Prints the mirror's figures beside its targets; true if an event was
+/// lost or posted twice.
+fn print_mirror(m: &MirrorRun, r: &Report) -> bool {
+    let Some(mirror) = &r.mirror else { return false };
+    let target = 2.0 * 60.0 / m.interval_secs as f64;
+    println!();
+    println!(
+        "mirror: {} incidents followed, [sync] interval {} s, events written elsewhere at {} a second",
+        m.incidents, m.interval_secs, m.per_second
+    );
+    println!("{:<48} {:>11.2} MB (target ≤ 12 MB)", "mirror: idle RSS, database open", r.idle_rss_kb as f64 / 1024.0);
+    println!(
+        "{:<48} {:>11.2} (target ≤ {target:.0})",
+        "mirror: AWS calls per incident per minute, quiet", mirror.quiet_calls_per_incident_minute
+    );
+    println!(
+        "{:<48} {:>11.2}",
+        "mirror: AWS calls per incident per minute, busy", mirror.busy_calls_per_incident_minute
+    );
+    for (p, label) in [(50.0, "p50"), (99.0, "p99"), (100.0, "max")] {
+        println!(
+            "{:<48} {:>11.2} s (target p99 ≤ {} s)",
+            format!("mirror: lag {label}"),
+            pct(&mirror.lag, p).as_secs_f64(),
+            m.interval_secs + 2
+        );
+    }
+    println!(
+        "{:<48} events {} · lost {} · duplicated {}",
+        "mirror: outcome", mirror.events, mirror.lost, mirror.duplicated
+    );
+    mirror.lost > 0 || mirror.duplicated > 0
 }
 
 /// See [`Soak`].
@@ -447,10 +606,17 @@ fn main() {
         n: n.trim().parse().expect("LOADGEN_SOAK=ROUNDSxN"),
         quiet_secs: std::env::var("LOADGEN_QUIET_SECS").ok().and_then(|v| v.parse().ok()).unwrap_or(90),
     });
-    let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe, None));
-    let soaked = soak.map(|s| (s, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, Some(s)))));
+    let mirror_spec = std::env::var("LOADGEN_MIRROR").unwrap_or_else(|_| "50x5".to_owned());
+    let mirror = mirror_spec.split_once('x').map(|(i, e)| MirrorRun {
+        incidents: i.trim().parse().expect("LOADGEN_MIRROR=INCIDENTSxPER_SECOND"),
+        per_second: e.trim().parse().expect("LOADGEN_MIRROR=INCIDENTSxPER_SECOND"),
+        interval_secs: std::env::var("LOADGEN_MIRROR_INTERVAL").ok().and_then(|v| v.parse().ok()).unwrap_or(15),
+    });
+    let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe, None, None));
+    let soaked = soak.map(|s| (s, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, Some(s), None))));
+    let mirrored = mirror.map(|m| (m, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, None, Some(m)))));
     let base = if with_floor {
-        rt.block_on(bench(Bot::Floor, &floor, &scenarios, probe, None))
+        rt.block_on(bench(Bot::Floor, &floor, &scenarios, probe, None, None))
     } else {
         Report { runs: vec![Run::default(); bot.runs.len()], ..Report::default() }
     };
@@ -516,6 +682,9 @@ fn main() {
     println!("{:<48} {:>11.2} MB", "release binary (stripped)", size as f64 / 1_048_576.0);
     if let Some((s, report)) = &soaked {
         failed |= print_soak(s, report);
+    }
+    if let Some((m, report)) = &mirrored {
+        failed |= print_mirror(m, report);
     }
     if failed {
         eprintln!("FAILED: an interaction was lost or duplicated");

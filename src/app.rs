@@ -35,6 +35,8 @@ use crate::messages::{CREDENTIALS_FIX, NO_REGION};
 use crate::observe::{self, Health, Metrics};
 use crate::services::{Services, Settings};
 use crate::shutdown::Shutdown;
+use crate::store::sqlite::SqliteStore;
+use crate::sync::Mirror;
 use crate::transport::gateway;
 
 /// Why the bot stopped with an error; each says what to do.
@@ -50,13 +52,15 @@ pub enum AppError {
     TokenRejected,
     #[error("cannot serve /healthz and /metrics on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
+    #[error("the store at {} cannot be used ({cause}): set [store] path (INCIDENT_BOT_STORE_PATH) to a writable file", path.display())]
+    Store { path: std::path::PathBuf, cause: crate::store::StoreError },
 }
 
 impl AppError {
     /// The process exit code: 2 for what the operator must configure, else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::NoRegion | Self::NoCredentials(_) | Self::TokenRejected | Self::Listen(..) => 2,
+            Self::NoRegion | Self::NoCredentials(_) | Self::TokenRejected | Self::Listen(..) | Self::Store { .. } => 2,
             Self::Discord(_) => 1,
         }
     }
@@ -102,6 +106,8 @@ pub async fn run_with_health(
     let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
     let Some(region) = backend.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
     check_credentials(sdk).await?;
+    let store = SqliteStore::open(&config.store_path)
+        .map_err(|cause| AppError::Store { path: config.store_path.clone(), cause })?;
     let tasks = Shutdown::new();
     if let Some(addr) = config.listen {
         observe::serve(addr, metrics.clone(), health.clone(), &tasks).await.map_err(|e| AppError::Listen(addr, e))?;
@@ -115,16 +121,27 @@ pub async fn run_with_health(
     let limits = config.limits;
     let discord = Arc::new(Discord::new(Arc::new(rest.clone()), limits.discord_acks, limits.discord_messages));
     let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
-    let services = Services::new(settings, backend.clone(), discord.clone(), metrics.clone(), tasks.clone());
+    let store = Arc::new(store);
+    let services = Services::new(settings, backend.clone(), discord.clone(), store, metrics.clone(), tasks.clone());
     let bot = Bot::new(services);
+    if let Some(interval) = config.sync.interval {
+        let mirror = Mirror::new(bot.services().clone(), interval, config.sync.archive_after);
+        tasks.spawn("mirror", mirror.run());
+    }
 
     let guilds = config.discord.guild_ids;
     start_registration(&bot, guilds.clone(), &health, &tasks);
     let ready = format!(
-        "ready: serving /incident and /incident-update as {} ({}) in {}; AWS region {region} at {endpoint}; {}",
+        "ready: serving /incident, /incident-update and “Add to incident timeline” as {} ({}) in {}; AWS region \
+         {region} at {endpoint}; {}; store {}; {}",
         me.name,
         me.id,
         if guilds.is_empty() { "every server (global commands)".to_owned() } else { format!("servers {guilds:?}") },
+        config
+            .sync
+            .interval
+            .map_or_else(|| "mirror off".to_owned(), |i| format!("mirroring Incident Manager every {} s", i.as_secs())),
+        config.store_path.display(),
         config.listen.map_or_else(|| "no health listener".to_owned(), |a| format!("/healthz and /metrics on {a}"))
     );
     tasks.spawn("ready line", {

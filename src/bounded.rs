@@ -131,11 +131,62 @@ impl<K: Hash + Eq + Clone, V> ExpiringMap<K, V> {
     }
 }
 
+/// One async lock per key, made on first use and dropped when nobody holds
+/// or waits for it (checked when the map grows): the bot's writes to an
+/// incident and the mirror's look at it take turns.
+#[derive(Debug)]
+pub struct KeyedLocks<K> {
+    locks: Mutex<HashMap<K, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl<K> Default for KeyedLocks<K> {
+    fn default() -> Self {
+        Self { locks: Mutex::new(HashMap::new()) }
+    }
+}
+
+impl<K: Hash + Eq + Clone> KeyedLocks<K> {
+    /// Waits for `key`'s lock; it is released when the guard drops.
+    pub async fn lock(&self, key: &K) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = lock(&self.locks);
+            if locks.len() >= 64 {
+                locks.retain(|_, l| std::sync::Arc::strong_count(l) > 1);
+            }
+            std::sync::Arc::clone(locks.entry(key.clone()).or_default())
+        };
+        lock.lock_owned().await
+    }
+
+    /// How many locks are kept now.
+    pub fn len(&self) -> usize {
+        lock(&self.locks).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const MIN: Duration = Duration::from_secs(60);
+
+    #[tokio::test]
+    async fn keyed_locks_take_turns_and_are_dropped_when_free() {
+        let locks = KeyedLocks::default();
+        let held = locks.lock(&1).await;
+        assert!(tokio::time::timeout(Duration::from_millis(10), locks.lock(&1)).await.is_err(), "taken");
+        let _other = locks.lock(&2).await;
+        drop(held);
+        drop(locks.lock(&1).await);
+        for k in 10..200 {
+            drop(locks.lock(&k).await);
+        }
+        assert!(locks.len() <= 65, "free locks are dropped: {}", locks.len());
+    }
 
     #[test]
     fn a_key_is_new_once_within_its_age() {

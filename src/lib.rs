@@ -35,6 +35,8 @@ pub mod observe;
 pub mod operator;
 pub mod services;
 pub mod shutdown;
+pub mod store;
+pub mod sync;
 pub mod telemetry;
 #[cfg(test)]
 mod testing;

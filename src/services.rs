@@ -9,14 +9,16 @@ use serenity::all::Embed;
 use tokio::sync::Semaphore;
 
 use crate::backend::IncidentBackend;
-use crate::bounded::ExpiringMap;
+use crate::bounded::{ExpiringMap, KeyedLocks};
 use crate::config::{IncidentSettings, LimitSettings};
 use crate::directory::{OpenIncidents, PlanDirectory};
 use crate::discord::responder::Discord;
+use crate::domain::IncidentArn;
 use crate::domain::access::AccessPolicy;
 use crate::domain::limits::RateLimiter;
 use crate::observe::Metrics;
 use crate::shutdown::Shutdown;
+use crate::store::Store;
 
 /// How long the confirmation's embed is kept between a Resolve click and
 /// its confirmation (after that, or after a restart, it is read back from
@@ -40,6 +42,11 @@ pub struct Services {
     pub settings: Settings,
     pub backend: Arc<dyn IncidentBackend>,
     pub discord: Arc<Discord>,
+    /// What outlives a restart: incidents' homes, the mirror's checkpoints.
+    pub store: Arc<dyn Store>,
+    /// Per incident: the bot's writes (with what it remembers of them) and
+    /// the mirror's looks take turns, so a write is never shown back.
+    pub incident_locks: KeyedLocks<IncidentArn>,
     /// The account's response plans, for autocomplete.
     pub plans: Arc<PlanDirectory>,
     /// Open incidents, for `/incident-update` and duplicate hints.
@@ -65,6 +72,7 @@ impl Services {
         settings: Settings,
         backend: Arc<dyn IncidentBackend>,
         discord: Arc<Discord>,
+        store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         tasks: Shutdown,
     ) -> Self {
@@ -80,6 +88,8 @@ impl Services {
             settings,
             backend,
             discord,
+            store,
+            incident_locks: KeyedLocks::default(),
             metrics,
         }
     }

@@ -11,8 +11,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use serenity::all::{
-    ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup, CreateMessage,
-    CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, Interaction, InteractionId, MessageId, UserId,
+    ChannelId, CreateAttachment, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
+    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, GuildId, Interaction, InteractionId, Message,
+    MessageId, UserId,
 };
 
 use crate::backend::memory::InMemoryBackend;
@@ -48,6 +49,8 @@ pub struct RecordingDiscord {
     messages: Mutex<HashMap<u64, (u64, Value)>>,
     /// The message each interaction token's first answer became.
     originals: Mutex<HashMap<String, u64>>,
+    /// The message each enforced nonce became.
+    nonces: Mutex<HashMap<String, u64>>,
     next_id: AtomicU64,
 }
 
@@ -137,9 +140,27 @@ impl DiscordApi for RecordingDiscord {
         Ok(self.store(CHANNEL, json(body)))
     }
 
-    async fn post(&self, channel: ChannelId, body: &CreateMessage) -> Result<MessageRef, ApiError> {
-        self.record("post", channel.to_string(), json(body));
-        Ok(self.store(channel.get(), json(body)))
+    async fn post(
+        &self,
+        channel: ChannelId,
+        body: &CreateMessage,
+        files: Vec<CreateAttachment>,
+    ) -> Result<MessageRef, ApiError> {
+        let mut body = json(body);
+        // Discord keeps one message per enforced nonce.
+        let nonce = body["nonce"].as_str().map(str::to_owned);
+        let mut nonces = self.nonces.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(id) = nonce.as_ref().and_then(|n| nonces.get(n)) {
+            return Ok(MessageRef { id: MessageId::new(*id), channel_id: channel });
+        }
+        body["files"] =
+            files.iter().map(|f| json!({"name": f.filename, "bytes": String::from_utf8_lossy(&f.data)})).collect();
+        self.record("post", channel.to_string(), body.clone());
+        let sent = self.store(channel.get(), body);
+        if let Some(n) = nonce {
+            nonces.insert(n, sent.id.get());
+        }
+        Ok(sent)
     }
 
     async fn edit_message(
@@ -156,9 +177,19 @@ impl DiscordApi for RecordingDiscord {
         Ok(MessageRef { id: message, channel_id: channel })
     }
 
-    async fn message_embeds(&self, _: ChannelId, message: MessageId) -> Result<Vec<Embed>, ApiError> {
-        serde_json::from_value(self.message(message.get())["embeds"].clone())
+    async fn message(&self, _: ChannelId, message: MessageId) -> Result<Message, ApiError> {
+        serde_json::from_value(RecordingDiscord::message(self, message.get()))
             .map_err(|e| ApiError::Other(e.to_string()))
+    }
+
+    async fn archive_thread(&self, thread: ChannelId) -> Result<(), ApiError> {
+        self.record("archive", thread.to_string(), Value::Null);
+        Ok(())
+    }
+
+    async fn react(&self, channel: ChannelId, message: MessageId, emoji: char) -> Result<(), ApiError> {
+        self.record("react", format!("{channel}/{message}"), json!(emoji.to_string()));
+        Ok(())
     }
 
     async fn start_thread(
@@ -206,6 +237,7 @@ pub struct Harness {
     pub bot: Arc<Bot>,
     pub backend: Arc<InMemoryBackend>,
     pub discord: Arc<RecordingDiscord>,
+    pub store: Arc<crate::store::memory::MemoryStore>,
     next_id: AtomicU64,
 }
 
@@ -231,15 +263,17 @@ impl Harness {
         backend.add_plan("Payments", Some("Payments team"));
         backend.add_plan("Search", None);
         let discord = Arc::new(RecordingDiscord::default());
+        let store = Arc::new(crate::store::memory::MemoryStore::default());
         let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
         let services = Services::new(
             settings,
             backend.clone(),
             Arc::new(Discord::new(discord.clone(), 64, 32)),
+            store.clone(),
             Arc::new(Metrics::new()),
             Shutdown::new(),
         );
-        Self { bot: Bot::new(services), backend, discord, next_id: AtomicU64::new(1) }
+        Self { bot: Bot::new(services), backend, discord, store, next_id: AtomicU64::new(1) }
     }
 
     /// Hands `d` (an interaction as Discord sends it) to the bot and waits

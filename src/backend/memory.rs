@@ -11,7 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 
 use super::{AwsError, ErrorKind, IncidentBackend, Operation};
-use crate::domain::{ClientToken, Declaration, IncidentArn, IncidentSummary, PlanSummary, RecordChange, RelatedItem};
+use crate::domain::timeline::{CUSTOM_EVENT, RECORD_UPDATE};
+use crate::domain::{
+    ClientToken, Declaration, EventSummary, IncidentArn, IncidentRecord, IncidentSummary, ListedItem, PlanSummary,
+    RecordChange, RelatedItem, Status, TimelineEvent,
+};
+
+/// The principal the bot's own calls are made as.
+pub const BOT_PRINCIPAL: &str = "arn:aws:sts::111122223333:assumed-role/incident-bot/bot";
 
 /// The account the in-memory incidents belong to.
 pub const ACCOUNT: &str = "111122223333";
@@ -27,6 +34,10 @@ pub struct Record {
     pub related: Vec<RelatedItem>,
     /// The data of each timeline event the bot added.
     pub timeline: Vec<String>,
+    /// Every timeline event, Incident Manager's own included.
+    pub events: Vec<TimelineEvent>,
+    pub last_modified_by: String,
+    pub resolved_ms: Option<i64>,
 }
 
 #[derive(Debug, Default)]
@@ -39,6 +50,26 @@ struct State {
     applied: HashSet<(Operation, String)>,
     faults: HashMap<Operation, VecDeque<ErrorKind>>,
     calls: Vec<Operation>,
+    next_event: u64,
+    /// The event each CreateTimelineEvent client token created.
+    event_tokens: HashMap<String, String>,
+}
+
+impl State {
+    fn event(&mut self, at: usize, kind: &str, data: String, time_ms: i64) -> String {
+        self.next_event += 1;
+        let id = format!("{:08x}-2222-4000-8000-{:012x}", self.next_event, self.next_event);
+        self.records[at].events.push(TimelineEvent { id: id.clone(), time_ms, kind: kind.to_owned(), data });
+        id
+    }
+}
+
+fn at_ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+fn now_ms() -> i64 {
+    at_ms(SystemTime::now())
 }
 
 /// See the module documentation.
@@ -90,8 +121,46 @@ impl InMemoryBackend {
             created,
             related: Vec::new(),
             timeline: Vec::new(),
+            events: Vec::new(),
+            last_modified_by: "arn:aws:iam::111122223333:user/console".to_owned(),
+            resolved_ms: None,
         });
         arn
+    }
+
+    /// Someone else (`by`) changes the record, as in the console: Incident
+    /// Manager writes its own record-update event.
+    pub fn change_elsewhere(&self, arn: &IncidentArn, change: &RecordChange, by: &str) {
+        let mut s = self.state();
+        let Some(at) = s.records.iter().position(|r| &r.arn == arn) else { return };
+        apply(&mut s.records[at], change, by);
+        s.event(at, RECORD_UPDATE, format!("{{\"modifiedBy\":\"{by}\"}}"), now_ms());
+    }
+
+    /// Someone else (`by`) reopens a resolved incident.
+    pub fn reopen_elsewhere(&self, arn: &IncidentArn, by: &str) {
+        let mut s = self.state();
+        let Some(at) = s.records.iter().position(|r| &r.arn == arn) else { return };
+        let r = &mut s.records[at];
+        r.resolved = false;
+        r.resolved_ms = None;
+        by.clone_into(&mut r.last_modified_by);
+        s.event(at, RECORD_UPDATE, format!("{{\"modifiedBy\":\"{by}\"}}"), now_ms());
+    }
+
+    /// Someone else adds a timeline event of `kind` with `data` (as stored).
+    pub fn event_elsewhere(&self, arn: &IncidentArn, kind: &str, data: &str) -> String {
+        let mut s = self.state();
+        let at = s.records.iter().position(|r| &r.arn == arn).unwrap_or_else(|| unreachable!("a known incident"));
+        s.event(at, kind, data.to_owned(), now_ms())
+    }
+
+    /// Someone else adds a related item.
+    pub fn item_elsewhere(&self, arn: &IncidentArn, item: RelatedItem) {
+        let mut s = self.state();
+        if let Some(r) = s.records.iter_mut().find(|r| &r.arn == arn) {
+            r.related.push(item);
+        }
     }
 
     /// The record of `arn`.
@@ -183,6 +252,9 @@ impl IncidentBackend for InMemoryBackend {
             created: now_secs(),
             related: d.related_items.clone(),
             timeline: Vec::new(),
+            events: Vec::new(),
+            last_modified_by: BOT_PRINCIPAL.to_owned(),
+            resolved_ms: None,
         });
         s.started.insert(d.client_token.as_str().to_owned(), arn.clone());
         Ok(arn)
@@ -223,26 +295,116 @@ impl IncidentBackend for InMemoryBackend {
         &self,
         incident: &IncidentArn,
         text: &str,
-        _at: SystemTime,
+        at_time: SystemTime,
         token: &ClientToken,
-    ) -> Result<(), AwsError> {
-        self.write(Operation::CreateTimelineEvent, incident, token, |r| r.timeline.push(text.to_owned()))
+    ) -> Result<String, AwsError> {
+        let mut s = self.begin(Operation::CreateTimelineEvent)?;
+        let at = s
+            .records
+            .iter()
+            .position(|r| &r.arn == incident)
+            .ok_or_else(|| AwsError::new(Operation::CreateTimelineEvent, ErrorKind::NotFound))?;
+        // The same token is the same event.
+        let key = (Operation::CreateTimelineEvent, token.as_str().to_owned());
+        if let Some(id) = s.event_tokens.get(&key.1) {
+            return Ok(id.clone());
+        }
+        s.applied.insert(key);
+        s.records[at].timeline.push(text.to_owned());
+        let time = at_ms(at_time);
+        let id = s.event(at, CUSTOM_EVENT, serde_json::to_string(text).unwrap_or_default(), time);
+        s.event_tokens.insert(token.as_str().to_owned(), id.clone());
+        Ok(id)
     }
-
     async fn update_record(
         &self,
         incident: &IncidentArn,
         change: &RecordChange,
         token: &ClientToken,
     ) -> Result<(), AwsError> {
-        self.write(Operation::UpdateIncidentRecord, incident, token, |r| {
-            if let Some(t) = &change.title {
-                t.as_str().clone_into(&mut r.title);
-            }
-            if let Some(i) = change.impact {
-                r.impact = i32::from(i.value());
-            }
-            r.resolved |= change.resolve;
+        self.write(Operation::UpdateIncidentRecord, incident, token, |r| apply(r, change, BOT_PRINCIPAL))?;
+        let mut s = self.state();
+        if let Some(at) = s.records.iter().position(|r| &r.arn == incident) {
+            s.event(at, RECORD_UPDATE, format!("{{\"modifiedBy\":\"{BOT_PRINCIPAL}\"}}"), now_ms());
+        }
+        Ok(())
+    }
+
+    async fn get_incident(&self, incident: &IncidentArn) -> Result<IncidentRecord, AwsError> {
+        let s = self.begin(Operation::GetIncidentRecord)?;
+        let r = s
+            .records
+            .iter()
+            .find(|r| &r.arn == incident)
+            .ok_or_else(|| AwsError::new(Operation::GetIncidentRecord, ErrorKind::NotFound))?;
+        Ok(IncidentRecord {
+            arn: r.arn.clone(),
+            title: r.title.clone(),
+            impact: r.impact,
+            status: if r.resolved { Status::Resolved } else { Status::Open },
+            created_ms: r.created * 1000,
+            resolved_ms: r.resolved_ms,
+            last_modified_by: r.last_modified_by.clone(),
         })
     }
+
+    async fn list_timeline_events(
+        &self,
+        incident: &IncidentArn,
+        after: SystemTime,
+    ) -> Result<Vec<EventSummary>, AwsError> {
+        let s = self.begin(Operation::ListTimelineEvents)?;
+        let after = at_ms(after);
+        let r = s
+            .records
+            .iter()
+            .find(|r| &r.arn == incident)
+            .ok_or_else(|| AwsError::new(Operation::ListTimelineEvents, ErrorKind::NotFound))?;
+        let mut out: Vec<EventSummary> = r
+            .events
+            .iter()
+            .filter(|e| e.time_ms > after)
+            .map(|e| EventSummary { id: e.id.clone(), time_ms: e.time_ms, kind: e.kind.clone() })
+            .collect();
+        out.sort_by_key(|e| e.time_ms);
+        Ok(out)
+    }
+
+    async fn get_timeline_event(&self, incident: &IncidentArn, id: &str) -> Result<TimelineEvent, AwsError> {
+        let s = self.begin(Operation::GetTimelineEvent)?;
+        s.records
+            .iter()
+            .find(|r| &r.arn == incident)
+            .and_then(|r| r.events.iter().find(|e| e.id == id))
+            .cloned()
+            .ok_or_else(|| AwsError::new(Operation::GetTimelineEvent, ErrorKind::NotFound))
+    }
+
+    async fn list_related_items(&self, incident: &IncidentArn) -> Result<Vec<ListedItem>, AwsError> {
+        let s = self.begin(Operation::ListRelatedItems)?;
+        let r = s
+            .records
+            .iter()
+            .find(|r| &r.arn == incident)
+            .ok_or_else(|| AwsError::new(Operation::ListRelatedItems, ErrorKind::NotFound))?;
+        Ok(r.related
+            .iter()
+            .map(|i| ListedItem { kind: i.item_type().to_owned(), value: i.value().to_owned(), title: i.title.clone() })
+            .collect())
+    }
+}
+
+/// Applies `change` to `r`, made by `by`.
+fn apply(r: &mut Record, change: &RecordChange, by: &str) {
+    if let Some(t) = &change.title {
+        t.as_str().clone_into(&mut r.title);
+    }
+    if let Some(i) = change.impact {
+        r.impact = i32::from(i.value());
+    }
+    if change.resolve && !r.resolved {
+        r.resolved = true;
+        r.resolved_ms = Some(now_ms());
+    }
+    by.clone_into(&mut r.last_modified_by);
 }

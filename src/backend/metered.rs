@@ -8,7 +8,10 @@ use std::time::{Instant, SystemTime};
 use async_trait::async_trait;
 
 use super::{AwsError, IncidentBackend, Operation};
-use crate::domain::{ClientToken, Declaration, IncidentArn, IncidentSummary, PlanSummary, RecordChange, RelatedItem};
+use crate::domain::{
+    ClientToken, Declaration, EventSummary, IncidentArn, IncidentRecord, IncidentSummary, ListedItem, PlanSummary,
+    RecordChange, RelatedItem, TimelineEvent,
+};
 use crate::observe::Metrics;
 
 /// `inner`, measured.
@@ -68,7 +71,7 @@ impl<B: IncidentBackend> IncidentBackend for Metered<B> {
         text: &str,
         at: SystemTime,
         token: &ClientToken,
-    ) -> Result<(), AwsError> {
+    ) -> Result<String, AwsError> {
         self.observe(Operation::CreateTimelineEvent, self.inner.add_timeline_event(incident, text, at, token)).await
     }
 
@@ -79,6 +82,26 @@ impl<B: IncidentBackend> IncidentBackend for Metered<B> {
         token: &ClientToken,
     ) -> Result<(), AwsError> {
         self.observe(Operation::UpdateIncidentRecord, self.inner.update_record(incident, change, token)).await
+    }
+
+    async fn get_incident(&self, incident: &IncidentArn) -> Result<IncidentRecord, AwsError> {
+        self.observe(Operation::GetIncidentRecord, self.inner.get_incident(incident)).await
+    }
+
+    async fn list_timeline_events(
+        &self,
+        incident: &IncidentArn,
+        after: SystemTime,
+    ) -> Result<Vec<EventSummary>, AwsError> {
+        self.observe(Operation::ListTimelineEvents, self.inner.list_timeline_events(incident, after)).await
+    }
+
+    async fn get_timeline_event(&self, incident: &IncidentArn, id: &str) -> Result<TimelineEvent, AwsError> {
+        self.observe(Operation::GetTimelineEvent, self.inner.get_timeline_event(incident, id)).await
+    }
+
+    async fn list_related_items(&self, incident: &IncidentArn) -> Result<Vec<ListedItem>, AwsError> {
+        self.observe(Operation::ListRelatedItems, self.inner.list_related_items(incident)).await
     }
 }
 

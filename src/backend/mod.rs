@@ -20,7 +20,10 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 
-use crate::domain::{ClientToken, Declaration, IncidentArn, IncidentSummary, PlanSummary, RecordChange, RelatedItem};
+use crate::domain::{
+    ClientToken, Declaration, EventSummary, IncidentArn, IncidentRecord, IncidentSummary, ListedItem, PlanSummary,
+    RecordChange, RelatedItem, TimelineEvent,
+};
 
 /// What the bot does in Incident Manager. Each write carries a client token,
 /// so a repeated request repeats the same write.
@@ -47,14 +50,14 @@ pub trait IncidentBackend: Send + Sync + 'static {
     ) -> Result<(), AwsError>;
 
     /// Adds a custom event to the incident's timeline (`CreateTimelineEvent`);
-    /// `text` is the event's data, `at` its time.
+    /// `text` is the event's data, `at` its time. Returns the event's id.
     async fn add_timeline_event(
         &self,
         incident: &IncidentArn,
         text: &str,
         at: SystemTime,
         token: &ClientToken,
-    ) -> Result<(), AwsError>;
+    ) -> Result<String, AwsError>;
 
     /// Changes title, impact and/or status (`UpdateIncidentRecord`).
     async fn update_record(
@@ -63,6 +66,23 @@ pub trait IncidentBackend: Send + Sync + 'static {
         change: &RecordChange,
         token: &ClientToken,
     ) -> Result<(), AwsError>;
+
+    /// The record as it is now (`GetIncidentRecord`).
+    async fn get_incident(&self, incident: &IncidentArn) -> Result<IncidentRecord, AwsError>;
+
+    /// Timeline events at or after `after`, oldest first (`ListTimelineEvents`,
+    /// filtered on `eventTime`, all pages).
+    async fn list_timeline_events(
+        &self,
+        incident: &IncidentArn,
+        after: SystemTime,
+    ) -> Result<Vec<EventSummary>, AwsError>;
+
+    /// One timeline event with its data (`GetTimelineEvent`).
+    async fn get_timeline_event(&self, incident: &IncidentArn, id: &str) -> Result<TimelineEvent, AwsError>;
+
+    /// Every related item of the incident (`ListRelatedItems`, all pages).
+    async fn list_related_items(&self, incident: &IncidentArn) -> Result<Vec<ListedItem>, AwsError>;
 }
 
 /// The regions of the `aws` partition where Incident Manager is offered
@@ -95,15 +115,23 @@ pub enum Operation {
     UpdateRelatedItems,
     CreateTimelineEvent,
     UpdateIncidentRecord,
+    GetIncidentRecord,
+    ListTimelineEvents,
+    GetTimelineEvent,
+    ListRelatedItems,
 }
 
 impl Operation {
     /// Every operation, in the order the README's IAM policy lists them.
-    pub const ALL: [Operation; 6] = [
+    pub const ALL: [Operation; 10] = [
         Self::StartIncident,
         Self::UpdateRelatedItems,
         Self::CreateTimelineEvent,
         Self::UpdateIncidentRecord,
+        Self::GetIncidentRecord,
+        Self::ListTimelineEvents,
+        Self::GetTimelineEvent,
+        Self::ListRelatedItems,
         Self::ListResponsePlans,
         Self::ListIncidentRecords,
     ];
@@ -117,6 +145,10 @@ impl Operation {
             Self::UpdateRelatedItems => "UpdateRelatedItems",
             Self::CreateTimelineEvent => "CreateTimelineEvent",
             Self::UpdateIncidentRecord => "UpdateIncidentRecord",
+            Self::GetIncidentRecord => "GetIncidentRecord",
+            Self::ListTimelineEvents => "ListTimelineEvents",
+            Self::GetTimelineEvent => "GetTimelineEvent",
+            Self::ListRelatedItems => "ListRelatedItems",
         }
     }
 
@@ -127,7 +159,15 @@ impl Operation {
 
     /// Whether the operation changes nothing.
     pub fn is_read(self) -> bool {
-        matches!(self, Self::ListResponsePlans | Self::ListIncidentRecords)
+        matches!(
+            self,
+            Self::ListResponsePlans
+                | Self::ListIncidentRecords
+                | Self::GetIncidentRecord
+                | Self::ListTimelineEvents
+                | Self::GetTimelineEvent
+                | Self::ListRelatedItems
+        )
     }
 }
 

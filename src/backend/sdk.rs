@@ -14,15 +14,16 @@ use aws_sdk_ssmincidents::error::{DisplayErrorContext, ProvideErrorMetadata, Sdk
 use aws_sdk_ssmincidents::primitives::DateTime;
 use aws_sdk_ssmincidents::types::{
     AttributeValueList, Condition, Filter, IncidentRecordStatus, ItemIdentifier, ItemType, ItemValue, RelatedItem,
-    RelatedItemsUpdate, TriggerDetails,
+    RelatedItemsUpdate, SortOrder, TimelineEventSort, TriggerDetails,
 };
 use aws_smithy_http_client::tls;
 
 use super::{AwsError, ErrorKind, IncidentBackend, Operation};
 use crate::config::AwsSettings;
+use crate::domain::timeline::CUSTOM_EVENT;
 use crate::domain::{
-    ClientToken, Declaration, IncidentArn, IncidentSummary, ItemTarget, PlanSummary, RecordChange,
-    RelatedItem as DomainItem,
+    ClientToken, Declaration, EventSummary, IncidentArn, IncidentRecord, IncidentSummary, ItemTarget, ListedItem,
+    PlanSummary, RecordChange, RelatedItem as DomainItem, Status, TimelineEvent,
 };
 
 /// How long an idle connection to Incident Manager is kept.
@@ -165,6 +166,11 @@ fn related_item(operation: Operation, item: &DomainItem) -> Result<RelatedItem, 
     Ok(RelatedItem::builder().identifier(identifier).title(&item.title).build())
 }
 
+/// Unix milliseconds of an SDK timestamp.
+fn millis(t: &DateTime) -> i64 {
+    t.to_millis().unwrap_or(0)
+}
+
 /// An ARN Incident Manager returned, which it guarantees to be one.
 fn returned_arn(operation: Operation, arn: &str) -> Result<IncidentArn, AwsError> {
     IncidentArn::parse(arn).map_err(|e| {
@@ -273,20 +279,21 @@ impl IncidentBackend for SdkBackend {
         text: &str,
         at: SystemTime,
         token: &ClientToken,
-    ) -> Result<(), AwsError> {
+    ) -> Result<String, AwsError> {
         const OP: Operation = Operation::CreateTimelineEvent;
         let data = built(OP, serde_json::to_string(text))?;
-        self.client
+        let out = self
+            .client
             .create_timeline_event()
             .incident_record_arn(incident.as_str())
             .client_token(token.as_str())
             .event_time(DateTime::from(at))
-            .event_type("Custom Event")
+            .event_type(CUSTOM_EVENT)
             .event_data(data)
             .send()
             .await
             .map_err(|e| failed(OP, incident.as_str(), Some(token), &e))?;
-        Ok(())
+        Ok(out.event_id)
     }
 
     async fn update_record(
@@ -307,5 +314,106 @@ impl IncidentBackend for SdkBackend {
             .await
             .map_err(|e| failed(OP, incident.as_str(), Some(token), &e))?;
         Ok(())
+    }
+
+    async fn get_incident(&self, incident: &IncidentArn) -> Result<IncidentRecord, AwsError> {
+        const OP: Operation = Operation::GetIncidentRecord;
+        let out = self
+            .client
+            .get_incident_record()
+            .arn(incident.as_str())
+            .send()
+            .await
+            .map_err(|e| failed(OP, incident.as_str(), None, &e))?;
+        let r = out
+            .incident_record
+            .ok_or_else(|| AwsError::new(OP, ErrorKind::Internal("no incidentRecord in the answer".to_owned())))?;
+        Ok(IncidentRecord {
+            arn: returned_arn(OP, r.arn())?,
+            title: r.title().to_owned(),
+            impact: r.impact(),
+            status: if *r.status() == IncidentRecordStatus::Resolved { Status::Resolved } else { Status::Open },
+            created_ms: millis(r.creation_time()),
+            resolved_ms: r.resolved_time().map(millis),
+            last_modified_by: r.last_modified_by().to_owned(),
+        })
+    }
+
+    async fn list_timeline_events(
+        &self,
+        incident: &IncidentArn,
+        after: SystemTime,
+    ) -> Result<Vec<EventSummary>, AwsError> {
+        const OP: Operation = Operation::ListTimelineEvents;
+        let filter = Filter::builder().key("eventTime").condition(Condition::After(DateTime::from(after))).build();
+        let mut pages = self
+            .client
+            .list_timeline_events()
+            .incident_record_arn(incident.as_str())
+            .filters(built(OP, filter)?)
+            .sort_by(TimelineEventSort::EventTime)
+            .sort_order(SortOrder::Ascending)
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let e = item.map_err(|e| failed(OP, incident.as_str(), None, &e))?;
+            out.push(EventSummary {
+                id: e.event_id().to_owned(),
+                time_ms: millis(e.event_time()),
+                kind: e.event_type().to_owned(),
+            });
+        }
+        Ok(out)
+    }
+
+    async fn get_timeline_event(&self, incident: &IncidentArn, id: &str) -> Result<TimelineEvent, AwsError> {
+        const OP: Operation = Operation::GetTimelineEvent;
+        let out = self
+            .client
+            .get_timeline_event()
+            .incident_record_arn(incident.as_str())
+            .event_id(id)
+            .send()
+            .await
+            .map_err(|e| failed(OP, incident.as_str(), None, &e))?;
+        let e = out.event.ok_or_else(|| AwsError::new(OP, ErrorKind::Internal("no event in the answer".to_owned())))?;
+        Ok(TimelineEvent {
+            id: e.event_id().to_owned(),
+            time_ms: millis(e.event_time()),
+            kind: e.event_type().to_owned(),
+            data: e.event_data().to_owned(),
+        })
+    }
+
+    async fn list_related_items(&self, incident: &IncidentArn) -> Result<Vec<ListedItem>, AwsError> {
+        const OP: Operation = Operation::ListRelatedItems;
+        let mut pages = self
+            .client
+            .list_related_items()
+            .incident_record_arn(incident.as_str())
+            .max_results(100)
+            .into_paginator()
+            .items()
+            .send();
+        let mut out = Vec::new();
+        while let Some(item) = pages.next().await {
+            let item = item.map_err(|e| failed(OP, incident.as_str(), None, &e))?;
+            let Some(id) = item.identifier() else { continue };
+            let value = match id.value() {
+                Some(ItemValue::Url(u)) => u.clone(),
+                Some(ItemValue::Arn(a)) => a.clone(),
+                Some(ItemValue::MetricDefinition(m)) => m.clone(),
+                _ => continue,
+            };
+            out.push(ListedItem {
+                kind: id.r#type().as_str().to_owned(),
+                value,
+                title: item.title().unwrap_or_default().to_owned(),
+            });
+        }
+        Ok(out)
     }
 }

@@ -7,7 +7,10 @@
 
 use std::time::Instant;
 
-use serenity::all::{ButtonStyle, ChannelId, ComponentInteraction, CreateActionRow, CreateButton, Embed, MessageId};
+use serenity::all::{
+    ButtonStyle, ChannelId, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow, CreateButton, Embed,
+    MessageId,
+};
 use tracing::{info, warn};
 
 use super::dialogs;
@@ -21,6 +24,7 @@ use crate::domain::incident::now_unix;
 use crate::domain::{ClientToken, RecordChange};
 use crate::messages;
 use crate::services::Services;
+use crate::sync;
 
 /// A click on one of the bot's buttons.
 #[derive(Debug, Clone)]
@@ -32,6 +36,8 @@ pub struct Click {
     pub message: MessageId,
     pub embed: Option<Embed>,
     pub content: String,
+    /// What was picked, for a menu.
+    pub values: Vec<String>,
 }
 
 /// Reads a click on button `action`.
@@ -43,6 +49,10 @@ pub fn parse(c: &ComponentInteraction, action: Action) -> Click {
         message: c.message.id,
         embed: c.message.embeds.first().cloned(),
         content: c.message.content.clone(),
+        values: match &c.data.kind {
+            ComponentInteractionDataKind::StringSelect { values } => values.clone(),
+            _ => Vec::new(),
+        },
     }
 }
 
@@ -57,6 +67,10 @@ pub async fn run(svc: &Services, c: Click, r: &Responder) {
         Action::ResolveCancel => FirstAnswer::Update(Reply::text("Not resolved.").components(vec![])),
         Action::ResolveConfirm { channel, message } => {
             return resolve(svc, &c, ChannelId::new(channel), MessageId::new(message), r).await;
+        }
+        Action::ToTimeline { channel, message } => {
+            let value = c.values.first().map_or("", String::as_str);
+            return super::timeline::picked(svc, (channel, message), value, c.caller.user_id, r).await;
         }
         action => {
             let Some((embed, incident)) = c.embed.and_then(|e| Confirmation::read(&e).map(|i| (e, i))) else {
@@ -104,6 +118,7 @@ async fn resolve(svc: &Services, c: &Click, channel: ChannelId, message: Message
     }
     let change = RecordChange { resolve: true, ..RecordChange::default() };
     let region = svc.backend.region();
+    let turn = svc.incident_locks.lock(&arn).await;
     if let Err(e) = svc.backend.update_record(&arn, &change, &c.token).await {
         let text = format!("⚠️ {}", messages::update_failed(&e, arn.as_str(), region, &[]));
         if let Err(e) = r.edit(Reply::text(text).components(vec![])).await {
@@ -112,10 +127,12 @@ async fn resolve(svc: &Services, c: &Click, channel: ChannelId, message: Message
         return;
     }
     svc.open.changed(&arn, &change);
+    sync::own_record_change(svc, &arn, &change, &format!("<@{}>", c.caller.user_id)).await;
+    drop(turn);
     info!(incident = arn.as_str(), user = c.caller.user_id, "incident resolved");
     let embed = match svc.pending_resolves.take(&message.get()) {
         Some(embed) => Some(embed),
-        None => r.discord().embeds_of(channel, message).await.ok().and_then(|e| e.into_iter().next()),
+        None => r.discord().message(channel, message).await.ok().and_then(|m| m.embeds.into_iter().next()),
     };
     let mut note = "✅ Resolved in Incident Manager.".to_owned();
     match embed {

@@ -22,6 +22,7 @@ use crate::domain::text::{MAX_TITLE_LEN, TitleError};
 use crate::domain::{ClientToken, Impact, IncidentTitle, Note, RecordChange, RelatedItem};
 use crate::messages;
 use crate::services::Services;
+use crate::sync;
 
 fn text_input(style: InputTextStyle, label: &str, id: &str, max: usize, required: bool) -> CreateInputText {
     CreateInputText::new(style, label, id).max_length(u16::try_from(max).unwrap_or(4000)).required(required)
@@ -183,22 +184,38 @@ pub async fn run(svc: &Services, s: Submit, r: &Responder) {
         return;
     }
     let arn = &incident.arn;
+    let who = format!("<@{}>", s.user_id);
+    let turn = svc.incident_locks.lock(arn).await;
     let result = match &work {
-        Work::Link(item) => svc.backend.add_related_item(arn, item, &s.token).await.map(|()| {
-            let current =
-                embed.fields.iter().find(|f| f.name == field::RELATED).map(|f| f.value.clone()).unwrap_or_default();
-            let value = with_related_item(&current, item);
-            Some(rebuild(&embed, None, None, |f| set_field(f, field::RELATED, value, false)))
-        }),
+        Work::Link(item) => {
+            sync::own(svc, arn, &sync::item_key(item.value())).await;
+            svc.backend.add_related_item(arn, item, &s.token).await.map(|()| {
+                let current =
+                    embed.fields.iter().find(|f| f.name == field::RELATED).map(|f| f.value.clone()).unwrap_or_default();
+                let value = with_related_item(&current, item);
+                Some(rebuild(&embed, None, None, |f| set_field(f, field::RELATED, value, false)))
+            })
+        }
         Work::Note(note) => {
             let text = format!("Note from {} on Discord: {note}", s.user_name);
-            svc.backend.add_timeline_event(arn, &text, SystemTime::now(), &s.token).await.map(|()| None)
+            match svc.backend.add_timeline_event(arn, &text, SystemTime::now(), &s.token).await {
+                Ok(id) => {
+                    sync::own(svc, arn, &id).await;
+                    Ok(None)
+                }
+                Err(e) => Err(e),
+            }
         }
-        Work::Record(change) => svc.backend.update_record(arn, change, &s.token).await.map(|()| {
-            svc.open.changed(arn, change);
-            Some(embeds::updated(&embed, change))
-        }),
+        Work::Record(change) => match svc.backend.update_record(arn, change, &s.token).await {
+            Ok(()) => {
+                svc.open.changed(arn, change);
+                sync::own_record_change(svc, arn, change, &who).await;
+                Ok(Some(embeds::updated(&embed, change)))
+            }
+            Err(e) => Err(e),
+        },
     };
+    drop(turn);
     match result {
         Ok(new_embed) => {
             info!(incident = arn.as_str(), user = s.user_id, "incident updated from a dialog");

@@ -1,7 +1,8 @@
 //! After a declaration is shown: its event on the incident's timeline, and
 //! the incident's thread (started on the confirmation, linked from the
-//! incident, greeted). Neither can undo the declaration; each failure is
-//! logged, and a missing thread is explained on the confirmation.
+//! incident, greeted), which the mirror then follows (the channel, without a
+//! thread). Neither can undo the declaration; each failure is logged, and a
+//! missing thread is explained on the confirmation.
 
 use serenity::all::{AutoArchiveDuration, CreateThread};
 use tracing::warn;
@@ -12,6 +13,8 @@ use crate::discord::responder::{Discord, Reply, Responder};
 use crate::domain::text::truncate;
 use crate::domain::{Declaration, IncidentArn, RelatedItem};
 use crate::services::Services;
+use crate::store::Home;
+use crate::sync;
 
 /// Runs the follow-ups of `d` (declared as `arn`, confirmed in `message`)
 /// under a follow-up permit. Returns the thread, or why there is none, when
@@ -24,6 +27,10 @@ pub async fn run(
     r: &Responder,
 ) -> Option<Result<u64, String>> {
     let _permit = svc.followup_permits.acquire().await;
+    // What the declaration itself wrote is the bot's own: never mirrored back.
+    for item in &d.related_items {
+        sync::own(svc, arn, &sync::item_key(item.value())).await;
+    }
     let place = d.origin.channel_name.as_deref().map_or_else(|| "a direct message".to_owned(), |c| format!("#{c}"));
     let event = format!("Declared from Discord by {} in {place}", d.origin.user_name);
     let token = d.client_token.step("declared");
@@ -37,8 +44,36 @@ pub async fn run(
         }
     };
     let (timeline, thread) = tokio::join!(timeline, thread);
-    if let Err(e) = timeline {
-        warn!(code = e.code(), "could not add the declaration to the incident's timeline");
+    match timeline {
+        Ok(id) => sync::own(svc, arn, &id).await,
+        Err(e) => warn!(code = e.code(), "could not add the declaration to the incident's timeline"),
+    }
+    if let (Some(message), Some(guild)) = (message, d.origin.guild_id) {
+        let (channel, is_thread) = match &thread {
+            Some(Ok(t)) => (*t, true),
+            _ => (d.origin.channel_id, false),
+        };
+        let home = Home {
+            incident: arn.clone(),
+            guild,
+            channel,
+            thread: is_thread,
+            confirmation: Some((message.channel_id.get(), message.id.get())),
+        };
+        let declared = d.trigger.timestamp.duration_since(std::time::UNIX_EPOCH).map_or(0, |t| t.as_millis());
+        let mut checkpoint = sync::fresh_checkpoint(i64::try_from(declared).unwrap_or(0));
+        checkpoint.participants.insert(format!("<@{}>", d.origin.user_id));
+        // What the bot declared is the starting point, so a change made
+        // before the mirror's first look is shown too. With the title or
+        // impact left to the response plan, the first look reads them.
+        if let (Some(title), Some(impact)) = (&d.title, d.impact) {
+            title.as_str().clone_into(&mut checkpoint.title);
+            checkpoint.impact = i32::from(impact.value());
+            checkpoint.impact_history.push((checkpoint.created_ms, checkpoint.impact));
+        }
+        if let Err(e) = svc.store.put_home(&home, &checkpoint).await {
+            warn!(error = %e, "could not remember where the incident lives; it will not be mirrored");
+        }
     }
     thread
 }
@@ -62,6 +97,7 @@ async fn open_thread(
         thread_failure(&e)
     })?;
     let url = format!("https://discord.com/channels/{guild}/{}", thread.get());
+    sync::own(svc, arn, &sync::item_key(&url)).await;
     let item = RelatedItem::url(url, truncate(&format!("Discord thread {name}"), 200));
     if let Err(e) = svc.backend.add_related_item(arn, &item, &d.client_token.step("thread")).await {
         warn!(code = e.code(), "could not add the thread to the incident's related items");

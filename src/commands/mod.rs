@@ -17,6 +17,7 @@ pub mod followups;
 pub mod incident;
 #[cfg(test)]
 mod tests;
+pub mod timeline;
 pub mod update;
 
 use serenity::all::{CreateCommand, Interaction, InteractionContext, Permissions};
@@ -29,7 +30,7 @@ use crate::services::Services;
 
 /// Every command the bot registers.
 pub fn all(plan_required: bool, allow_dms: bool) -> Vec<CreateCommand> {
-    vec![incident::register(plan_required, allow_dms), update::register(allow_dms)]
+    vec![incident::register(plan_required, allow_dms), update::register(allow_dms), timeline::register(allow_dms)]
 }
 
 /// Where a command may be used: servers, and DMs with the bot if allowed.
@@ -52,6 +53,7 @@ pub enum Route {
     PlanChoices(incident::Choices),
     Update(Box<update::Request>),
     IncidentChoices(update::Choices),
+    ToTimeline(Box<timeline::Request>),
     Button(Box<buttons::Click>),
     Dialog(Box<dialogs::Submit>),
 }
@@ -74,6 +76,7 @@ impl Route {
         Some(match interaction {
             Interaction::Command(c) if c.data.name == incident::NAME => Self::Declare(Box::new(incident::parse(c))),
             Interaction::Command(c) if c.data.name == update::NAME => Self::Update(Box::new(update::parse(c))),
+            Interaction::Command(c) if c.data.name == timeline::NAME => Self::ToTimeline(Box::new(timeline::parse(c))),
             Interaction::Autocomplete(c) if c.data.name == incident::NAME => {
                 Self::PlanChoices(incident::parse_choices(c))
             }
@@ -90,7 +93,7 @@ impl Route {
         match self {
             Self::PlanChoices(_) | Self::IncidentChoices(_) => Kind::Autocomplete,
             Self::Declare(_) => Kind::Declaration,
-            Self::Update(_) | Self::Button(_) | Self::Dialog(_) => Kind::Change,
+            Self::Update(_) | Self::Button(_) | Self::Dialog(_) | Self::ToTimeline(_) => Kind::Change,
         }
     }
 
@@ -99,6 +102,7 @@ impl Route {
         match self {
             Self::Declare(_) | Self::PlanChoices(_) => "/incident",
             Self::Update(_) | Self::IncidentChoices(_) => "/incident-update",
+            Self::ToTimeline(_) => timeline::NAME,
             Self::Button(_) => "this button",
             Self::Dialog(_) => "this dialog",
         }
@@ -111,6 +115,7 @@ impl Route {
             Self::PlanChoices(r) => &r.caller,
             Self::Update(r) => &r.caller,
             Self::IncidentChoices(r) => &r.caller,
+            Self::ToTimeline(r) => &r.caller,
             Self::Button(r) => &r.caller,
             Self::Dialog(r) => &r.caller,
         }
@@ -125,6 +130,7 @@ impl Route {
             Self::Update(_) => info_span!("update", interaction, guild, channel, user),
             Self::Button(_) => info_span!("button", interaction, guild, channel, user),
             Self::Dialog(_) => info_span!("dialog", interaction, guild, channel, user),
+            Self::ToTimeline(_) => info_span!("to_timeline", interaction, guild, channel, user),
             Self::PlanChoices(_) | Self::IncidentChoices(_) => info_span!("autocomplete", interaction, user),
         }
     }
@@ -136,6 +142,7 @@ impl Route {
             Self::PlanChoices(req) => incident::choices(svc, &req, r).await,
             Self::Update(req) => Box::pin(update::run(svc, *req, r)).await,
             Self::IncidentChoices(req) => update::choices(svc, &req, r).await,
+            Self::ToTimeline(req) => Box::pin(timeline::run(svc, *req, r)).await,
             Self::Button(req) => Box::pin(buttons::run(svc, *req, r)).await,
             Self::Dialog(req) => Box::pin(dialogs::run(svc, *req, r)).await,
         }

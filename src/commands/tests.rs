@@ -262,3 +262,84 @@ async fn a_repeated_delivery_is_handled_once() {
     h.redeliver(autocomplete("incident", "plan", ""), ask).await;
     assert_eq!(h.discord.calls_to("callback", &ask.to_string()).len(), 2);
 }
+
+/// The mirror, on the same in-memory parts: what others change reaches the
+/// incident's channel once, the bot's own change is not shown back, and a
+/// resolve elsewhere ends with the summary.
+#[tokio::test]
+async fn the_mirror_shows_changes_made_elsewhere_once_and_not_the_bots_own() {
+    use crate::domain::{Impact, RecordChange};
+    use crate::store::Store as _;
+    use crate::sync::Mirror;
+
+    let h = Harness::new("");
+    let id = h.send(declare("Checkout failing")).await;
+    let arn = h.backend.records()[0].arn.clone();
+    let (home, _) = h.store.home_of(&arn).await.unwrap().expect("the declaration is followed");
+    assert_eq!(home.channel, CHANNEL, "no thread: the channel is the incident's home");
+    let message = h.discord.original(id);
+    let confirmation_id = message["id"].as_str().unwrap().parse::<u64>().unwrap();
+    assert_eq!(home.confirmation, Some((CHANNEL, confirmation_id)));
+    let mirror = Mirror::new(h.bot.services().clone(), Duration::from_secs(15), Duration::ZERO);
+    let posts = || h.discord.calls_to("post", &CHANNEL.to_string());
+
+    mirror.pass(0).await; // the first look reads the record, shows nothing
+    assert!(posts().is_empty(), "nothing from before: {:?}", posts());
+
+    let by = "arn:aws:sts::111122223333:assumed-role/Operator/alice";
+    let impact = RecordChange { impact: Some(Impact::new(1).unwrap()), ..RecordChange::default() };
+    h.backend.change_elsewhere(&arn, &impact, by);
+    h.backend.event_elsewhere(&arn, "Custom Event", r#""Paged the database team""#);
+    mirror.pass(1).await;
+    mirror.pass(2).await;
+    let texts: Vec<String> = posts().iter().map(|p| p["content"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(texts.len(), 2, "{texts:?}");
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains("`Operator/alice` changed the impact") && t.contains("2 · High → **1 · Critical**")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.contains("Paged the database team")), "{texts:?}");
+
+    // The bot's own rename (the dialog) and note are not shown back.
+    let ok = h.send(submit(&message, "incident:update", &[("title", "Checkout down"), ("impact", "1")])).await;
+    assert_eq!(h.answer(ok)["type"], 6);
+    let note = json!([opt("incident", arn.to_string()), opt("note", "Rolled back")]);
+    h.send(command("incident-update", note)).await;
+    mirror.pass(3).await;
+    assert_eq!(posts().len(), 2, "{:?}", posts());
+    assert_eq!(h.backend.record(&arn).unwrap().title, "Checkout down");
+
+    let resolve = RecordChange { resolve: true, ..RecordChange::default() };
+    h.backend.change_elsewhere(&arn, &resolve, by);
+    mirror.pass(5).await;
+    let all = posts();
+    assert!(all.iter().any(|p| p["content"].as_str().unwrap().contains("resolved the incident")), "{all:?}");
+    let summary = all.last().unwrap();
+    assert_eq!(summary["files"][0]["name"], "incident-summary.md");
+    let markdown = summary["files"][0]["bytes"].as_str().unwrap();
+    println!("{}\n----\n{markdown}", summary["content"].as_str().unwrap());
+    for part in ["Checkout down", "Paged the database team", "Rolled back", "`Operator/alice`", &format!("<@{USER}>")] {
+        assert!(markdown.contains(part), "{part} missing from the summary:\n{markdown}");
+    }
+    mirror.pass(6).await; // archive due at once: done
+    assert!(h.store.homes().await.unwrap().is_empty(), "a finished incident is no longer polled");
+    let calls = || Operation::ALL.iter().map(|o| h.backend.calls(*o)).collect::<Vec<_>>();
+    let before = calls();
+    mirror.pass(8).await;
+    assert_eq!(calls(), before, "no AWS call for a finished incident");
+
+    // Reopened in the console: found again by the look for open incidents
+    // (the 4th pass), shown, and the summary comes again when it is resolved.
+    h.backend.reopen_elsewhere(&arn, by);
+    mirror.pass(9).await; // an open list older than a minute is not re-read yet…
+    tokio::time::pause();
+    tokio::time::advance(Duration::from_secs(61)).await;
+    tokio::time::resume();
+    mirror.pass(11).await;
+    mirror.pass(12).await;
+    let reopened = posts().len() - all.len();
+    assert_eq!(reopened, 1, "{:?}", posts());
+    assert!(posts().last().unwrap()["content"].as_str().unwrap().contains("`Operator/alice` 🔁 reopened the incident"));
+}

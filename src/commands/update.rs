@@ -22,10 +22,11 @@ use crate::domain::links::{LinkError, parse_links};
 use crate::domain::notes::{MAX_NOTE_LEN, NoteError};
 use crate::domain::text::{MAX_TITLE_LEN, TitleError, truncate};
 use crate::domain::{
-    ClientToken, Impact, IncidentArn, IncidentSummary, IncidentTitle, Note, RecordChange, RelatedItem,
+    ClientToken, Impact, IncidentArn, IncidentSummary, IncidentTitle, ListedItem, Note, RecordChange, RelatedItem,
 };
 use crate::messages::{self, quote};
 use crate::services::Services;
+use crate::sync;
 
 /// The command's name.
 pub const NAME: &str = "incident-update";
@@ -231,7 +232,7 @@ pub async fn run(svc: &Services, req: Request, r: &Responder) {
         warn!(error = %e, "could not acknowledge /incident-update");
         return;
     }
-    let (done, failure) = apply(svc, &arn, &changes, &req.user_name, &req.token).await;
+    let (done, failure) = apply(svc, &arn, &changes, (req.user_id, &req.user_name), &req.token).await;
     let reply = match failure {
         None => {
             info!(incident = arn.as_str(), changes = done.len(), "incident updated with /incident-update");
@@ -253,20 +254,41 @@ async fn apply(
     svc: &Services,
     arn: &IncidentArn,
     c: &Changes,
-    user_name: &str,
+    (user_id, user_name): (u64, &str),
     token: &ClientToken,
 ) -> (Vec<String>, Option<AwsError>) {
     let mut done = Vec::new();
+    let who = format!("<@{user_id}>");
+    // What the bot writes and remembers of it, in one turn against the mirror.
+    let _turn = svc.incident_locks.lock(arn).await;
     for (n, item) in c.links.iter().enumerate() {
+        sync::own(svc, arn, &sync::item_key(item.value())).await;
         if let Err(e) = svc.backend.add_related_item(arn, item, &token.step(format!("link-{n}"))).await {
             return (done, Some(e));
         }
         done.push(format!("added link {}", quote(item.value())));
+        // A link to a Discord channel or thread the bot can see: an incident
+        // not followed yet is mirrored there from now on.
+        let listed =
+            ListedItem { kind: item.item_type().to_owned(), value: item.value().to_owned(), title: item.title.clone() };
+        if let Some((guild, channel)) = listed.discord_channel() {
+            match svc.discord.channel(serenity::all::ChannelId::new(channel)).await {
+                Ok(c) => {
+                    if let Err(e) = sync::follow(svc, arn, (guild, channel, c.thread), &[]).await {
+                        tracing::warn!(error = %e, "could not follow the incident in the linked channel");
+                    }
+                }
+                Err(e) => {
+                    tracing::info!(channel, error = %e, "a linked Discord channel cannot be seen; not mirrored there")
+                }
+            }
+        }
     }
     if let Some(note) = &c.note {
         let text = format!("Note from {user_name} on Discord: {note}");
-        if let Err(e) = svc.backend.add_timeline_event(arn, &text, SystemTime::now(), &token.step("note")).await {
-            return (done, Some(e));
+        match svc.backend.add_timeline_event(arn, &text, SystemTime::now(), &token.step("note")).await {
+            Ok(id) => sync::own(svc, arn, &id).await,
+            Err(e) => return (done, Some(e)),
         }
         done.push("added a note to the timeline".to_owned());
     }
@@ -275,6 +297,7 @@ async fn apply(
             return (done, Some(e));
         }
         svc.open.changed(arn, &c.record);
+        sync::own_record_change(svc, arn, &c.record, &who).await;
         if let Some(t) = &c.record.title {
             done.push(format!("title set to “{}”", escape_markdown(t.as_str())));
         }

@@ -20,6 +20,33 @@ pub(super) struct FileConfig {
     pub(super) limits: FileLimits,
     pub(super) log: FileLog,
     pub(super) server: FileServer,
+    pub(super) sync: FileSync,
+    pub(super) store: FileStore,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileSync {
+    pub(super) interval_secs: Bounded<0, 3600>,
+    pub(super) archive_after_mins: Bounded<0, 10_080>,
+}
+
+impl Default for FileSync {
+    fn default() -> Self {
+        Self { interval_secs: Bounded(15), archive_after_mins: Bounded(60) }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileStore {
+    pub(super) path: std::path::PathBuf,
+}
+
+impl Default for FileStore {
+    fn default() -> Self {
+        Self { path: "incident-bot.db".into() }
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]

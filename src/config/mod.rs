@@ -37,6 +37,8 @@ pub const ENV_OVERRIDES: &[(&str, &str, EnvKind)] = &[
     ("INCIDENT_BOT_LOG", "log.filter", EnvKind::Text),
     ("INCIDENT_BOT_LOG_FORMAT", "log.format", EnvKind::Text),
     ("INCIDENT_BOT_LISTEN", "server.listen", EnvKind::Text),
+    ("INCIDENT_BOT_STORE_PATH", "store.path", EnvKind::Text),
+    ("INCIDENT_BOT_SYNC_INTERVAL_SECS", "sync.interval_secs", EnvKind::Integer),
 ];
 
 /// How an environment override is turned into a TOML value.
@@ -60,6 +62,9 @@ pub struct Config {
     pub access: AccessPolicy,
     pub limits: LimitSettings,
     pub log: LogSettings,
+    pub sync: SyncSettings,
+    /// `[store] path`: the SQLite database of what outlives a restart.
+    pub store_path: PathBuf,
     /// `[server] listen`: where `/healthz` and `/metrics` are served.
     pub listen: Option<std::net::SocketAddr>,
     /// Problems worth a warning at start-up that do not stop the bot.
@@ -119,6 +124,15 @@ pub struct IncidentSettings {
     /// An open incident of the same plan started this recently is pointed
     /// out as a possible duplicate; `None`: no check.
     pub duplicate_window: Option<Duration>,
+}
+
+/// `[sync]`: the mirror of Incident Manager into Discord.
+#[derive(Debug, Clone, Copy)]
+pub struct SyncSettings {
+    /// How often each followed incident is looked at; `None`: no mirror.
+    pub interval: Option<Duration>,
+    /// How long after its summary a resolved incident's thread is archived.
+    pub archive_after: Duration,
 }
 
 /// `[log]`.
@@ -296,6 +310,11 @@ impl Config {
                 discord_messages: usize::try_from(limits.discord_messages_in_flight.0).unwrap_or(32),
             },
             log: LogSettings { filter: file.log.filter, json: file.log.format == LogFormat::Json },
+            sync: SyncSettings {
+                interval: (file.sync.interval_secs.0 > 0).then(|| Duration::from_secs(file.sync.interval_secs.0)),
+                archive_after: Duration::from_secs(file.sync.archive_after_mins.0 * 60),
+            },
+            store_path: file.store.path,
             listen: file.server.listen,
             warnings,
         })

@@ -4,9 +4,9 @@
 
 use async_trait::async_trait;
 use serenity::all::{
-    ApplicationId, ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, InteractionId, MessageId,
-    PermissionOverwrite, Permissions, UserId,
+    ApplicationId, ChannelId, CreateAttachment, CreateCommand, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateMessage, CreateThread, EditInteractionResponse, EditMessage, GuildId,
+    InteractionId, Message, MessageId, PermissionOverwrite, Permissions, UserId,
 };
 
 /// A message the bot sent or edited.
@@ -46,6 +46,8 @@ pub struct ChannelAccess {
     pub guild: GuildId,
     pub name: String,
     pub overwrites: Vec<PermissionOverwrite>,
+    /// Whether it is a thread (its parent's permissions apply).
+    pub thread: bool,
 }
 
 /// Where commands are registered.
@@ -153,8 +155,14 @@ pub trait DiscordApi: Send + Sync + 'static {
     /// A further message for an interaction (`POST /webhooks/{app}/{token}`).
     async fn followup(&self, token: &str, body: &CreateInteractionResponseFollowup) -> Result<MessageRef, ApiError>;
 
-    /// A message in a channel or thread (`POST /channels/{id}/messages`).
-    async fn post(&self, channel: ChannelId, body: &CreateMessage) -> Result<MessageRef, ApiError>;
+    /// A message in a channel or thread (`POST /channels/{id}/messages`),
+    /// with `files` attached (multipart) when there are any.
+    async fn post(
+        &self,
+        channel: ChannelId,
+        body: &CreateMessage,
+        files: Vec<CreateAttachment>,
+    ) -> Result<MessageRef, ApiError>;
 
     /// Edits a message the bot sent (`PATCH /channels/{id}/messages/{id}`).
     async fn edit_message(
@@ -164,8 +172,15 @@ pub trait DiscordApi: Send + Sync + 'static {
         body: &EditMessage,
     ) -> Result<MessageRef, ApiError>;
 
-    /// The embeds of a message (`GET /channels/{id}/messages/{id}`).
-    async fn message_embeds(&self, channel: ChannelId, message: MessageId) -> Result<Vec<Embed>, ApiError>;
+    /// A message (`GET /channels/{id}/messages/{id}`).
+    async fn message(&self, channel: ChannelId, message: MessageId) -> Result<Message, ApiError>;
+
+    /// Archives a thread (`PATCH /channels/{id}`, `archived: true`).
+    async fn archive_thread(&self, thread: ChannelId) -> Result<(), ApiError>;
+
+    /// Adds the bot's reaction `emoji` to a message
+    /// (`PUT /channels/{id}/messages/{id}/reactions/{emoji}/@me`).
+    async fn react(&self, channel: ChannelId, message: MessageId, emoji: char) -> Result<(), ApiError>;
 
     /// Starts a thread on a message (`POST /channels/{id}/messages/{id}/threads`).
     async fn start_thread(

@@ -48,6 +48,11 @@ pub enum Action {
         message: u64,
     },
     ResolveCancel,
+    /// The incident picked for message `message` of `channel` (a menu).
+    ToTimeline {
+        channel: u64,
+        message: u64,
+    },
 }
 
 const ADD_LINK: &str = "incident:link";
@@ -56,6 +61,7 @@ const UPDATE: &str = "incident:update";
 const RESOLVE: &str = "incident:resolve";
 const RESOLVE_CONFIRM: &str = "incident:resolve-confirm";
 const RESOLVE_CANCEL: &str = "incident:resolve-cancel";
+const TO_TIMELINE: &str = "incident:to-timeline";
 
 impl Action {
     /// The button's custom id (at most 100 characters: two snowflakes fit).
@@ -67,6 +73,7 @@ impl Action {
             Self::Resolve => RESOLVE.to_owned(),
             Self::ResolveConfirm { channel, message } => format!("{RESOLVE_CONFIRM}:{channel}:{message}"),
             Self::ResolveCancel => RESOLVE_CANCEL.to_owned(),
+            Self::ToTimeline { channel, message } => format!("{TO_TIMELINE}:{channel}:{message}"),
         }
     }
 
@@ -79,12 +86,18 @@ impl Action {
             RESOLVE => Self::Resolve,
             RESOLVE_CANCEL => Self::ResolveCancel,
             other => {
-                let mut ids = other.strip_prefix(RESOLVE_CONFIRM)?.strip_prefix(':')?.split(':');
-                let (channel, message) = (ids.next()?.parse().ok()?, ids.next()?.parse().ok()?);
-                if ids.next().is_some() {
-                    return None;
+                let two_ids = |rest: &str| -> Option<(u64, u64)> {
+                    let mut ids = rest.strip_prefix(':')?.split(':');
+                    let pair = (ids.next()?.parse().ok()?, ids.next()?.parse().ok()?);
+                    ids.next().is_none().then_some(pair)
+                };
+                if let Some(rest) = other.strip_prefix(RESOLVE_CONFIRM) {
+                    let (channel, message) = two_ids(rest)?;
+                    Self::ResolveConfirm { channel, message }
+                } else {
+                    let (channel, message) = two_ids(other.strip_prefix(TO_TIMELINE)?)?;
+                    Self::ToTimeline { channel, message }
                 }
-                Self::ResolveConfirm { channel, message }
             }
         })
     }
@@ -179,6 +192,7 @@ mod tests {
             Action::Resolve,
             Action::ResolveCancel,
             Action::ResolveConfirm { channel: 900_000_000_000_000_200, message: u64::MAX },
+            Action::ToTimeline { channel: 900_000_000_000_000_200, message: u64::MAX },
         ] {
             assert!(a.custom_id().len() <= 100);
             assert_eq!(Action::parse(&a.custom_id()), Some(a));

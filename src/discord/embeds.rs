@@ -195,6 +195,33 @@ pub fn updated(embed: &Embed, change: &crate::domain::RecordChange) -> CreateEmb
     })
 }
 
+/// The confirmation as the record is now (title, impact, status), changed
+/// in Incident Manager by `who`.
+pub fn current(embed: &Embed, r: &crate::domain::IncidentRecord, who: &str) -> CreateEmbed {
+    let resolved = r.status == crate::domain::Status::Resolved;
+    let mark = if resolved { RESOLVED_MARK } else { OPEN_MARK };
+    let title = format!("{mark}{}", r.title);
+    let impact = crate::domain::Impact::new(i64::from(r.impact)).ok();
+    let colour = if resolved {
+        Colour::from_rgb(0x2e, 0xa0, 0x43)
+    } else {
+        colour_for(impact.map(crate::domain::Impact::value))
+    };
+    rebuild(embed, Some(&title), Some(colour), |f| {
+        if let Some(i) = impact {
+            set_field(f, field::IMPACT, i.to_string(), true);
+        }
+        if resolved {
+            if !f.iter().any(|f| f.name == field::STATUS) {
+                let at = r.resolved_ms.unwrap_or(0) / 1000;
+                set_field(f, field::STATUS, format!("Resolved in Incident Manager by {who} <t:{at}:f>"), false);
+            }
+        } else {
+            f.retain(|f| f.name != field::STATUS);
+        }
+    })
+}
+
 /// The first message in an incident's thread.
 pub fn thread_opening(d: &Declaration, arn: &IncidentArn) -> String {
     let impact = d.impact.map_or_else(|| "the response plan's default".to_owned(), |i| i.to_string());

@@ -25,8 +25,10 @@ pub fn needed(create_thread: bool) -> Vec<Need> {
         Need { permission: Permissions::EMBED_LINKS, why: "show the incident as an embed" },
         Need {
             permission: Permissions::READ_MESSAGE_HISTORY,
-            why: "read a confirmation back to mark it resolved after a restart",
+            why: "read a confirmation (or a message for the timeline) back after a restart",
         },
+        Need { permission: Permissions::ADD_REACTIONS, why: "mark a message added to an incident's timeline" },
+        Need { permission: Permissions::ATTACH_FILES, why: "attach the post-incident summary as a Markdown file" },
     ];
     if create_thread {
         needs.push(Need { permission: Permissions::CREATE_PUBLIC_THREADS, why: "open the incident's thread" });
@@ -105,14 +107,15 @@ mod tests {
 
     #[test]
     fn the_invite_asks_for_what_the_features_need() {
-        // View Channels, Send Messages, Embed Links, Read Message History,
-        // Create Public Threads, Send Messages in Threads.
-        assert_eq!(required(true).bits(), 309_237_730_304);
-        assert_eq!(required(false).bits(), 84_992);
+        // Add Reactions, View Channels, Send Messages, Embed Links, Attach
+        // Files, Read Message History, Create Public Threads, Send Messages
+        // in Threads.
+        assert_eq!(required(true).bits(), 309_237_763_136);
+        assert_eq!(required(false).bits(), 117_824);
         assert!(!required(true).contains(Permissions::SEND_TTS_MESSAGES));
         assert_eq!(
             invite_url(ApplicationId::new(42), required(false)),
-            "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=84992"
+            "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=117824"
         );
     }
 

@@ -21,14 +21,14 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use serenity::all::{
-    ChannelId, CreateActionRow, CreateAllowedMentions, CreateAutocompleteResponse, CreateEmbed,
+    ChannelId, CreateActionRow, CreateAllowedMentions, CreateAttachment, CreateAutocompleteResponse, CreateEmbed,
     CreateInteractionResponse, CreateInteractionResponseFollowup, CreateInteractionResponseMessage, CreateMessage,
-    CreateModal, CreateThread, EditInteractionResponse, EditMessage, Embed, InteractionId, MessageId,
+    CreateModal, CreateThread, EditInteractionResponse, EditMessage, InteractionId, Message, MessageId, Nonce,
 };
 use tokio::sync::Semaphore;
 use tracing::{error, warn};
 
-use super::api::{ApiError, DiscordApi, MessageRef};
+use super::api::{ApiError, ChannelAccess, DiscordApi, MessageRef};
 use super::format::limits;
 use super::retry::{Backoff, retry};
 use crate::domain::text::truncate;
@@ -60,6 +60,11 @@ pub struct Reply {
     /// `None` leaves an edited message's components as they are.
     components: Option<Vec<CreateActionRow>>,
     private: bool,
+    /// For channel posts: Discord keeps one message per nonce (for a few
+    /// minutes), so a post repeated after a crash is not shown twice.
+    nonce: Option<String>,
+    /// For channel posts: files attached.
+    files: Vec<CreateAttachment>,
 }
 
 impl Reply {
@@ -85,6 +90,21 @@ impl Reply {
         self
     }
 
+    /// Posted once per `key`: Discord returns the first message for a
+    /// repeated nonce instead of posting it again.
+    #[must_use]
+    pub fn once(mut self, key: &str) -> Self {
+        self.nonce = Some(nonce(key));
+        self
+    }
+
+    /// With a file attached (`name`, `bytes`).
+    #[must_use]
+    pub fn file(mut self, name: &str, bytes: Vec<u8>) -> Self {
+        self.files.push(CreateAttachment::bytes(bytes, name));
+        self
+    }
+
     fn response_message(self) -> CreateInteractionResponseMessage {
         let private = self.private;
         let m = fill!(CreateInteractionResponseMessage::new(), self);
@@ -100,13 +120,25 @@ impl Reply {
         fill!(CreateInteractionResponseFollowup::new(), self).ephemeral(private)
     }
 
-    fn message(self) -> CreateMessage {
-        fill!(CreateMessage::new(), self)
+    fn message(self) -> (CreateMessage, Vec<CreateAttachment>) {
+        let (nonce, files) = (self.nonce.clone(), self.files.clone());
+        let mut m = fill!(CreateMessage::new(), self);
+        if let Some(n) = nonce {
+            m = m.nonce(Nonce::String(n)).enforce_nonce(true);
+        }
+        (m, files)
     }
 
     fn edit_message(self) -> EditMessage {
         fill!(EditMessage::new(), self)
     }
+}
+
+/// A message nonce for `key`: at most 25 characters, as Discord allows
+/// (FNV-1a, 64 bits, in hex).
+fn nonce(key: &str) -> String {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("ib{hash:016x}")
 }
 
 /// The first answer to an interaction.
@@ -189,10 +221,10 @@ impl Discord {
 
     /// Posts `reply` in a channel or thread, retrying passing failures.
     pub async fn post(&self, channel: ChannelId, reply: Reply) -> Result<MessageRef, ApiError> {
-        let body = reply.message();
+        let (body, files) = reply.message();
         retry(Backoff::DELIVERY, "post a message", || async {
             let _lane = self.reply_lane.acquire().await;
-            self.api.post(channel, &body).await
+            self.api.post(channel, &body, files.clone()).await
         })
         .await
     }
@@ -208,10 +240,28 @@ impl Discord {
         .map(drop)
     }
 
-    /// The embeds of a message.
-    pub async fn embeds_of(&self, channel: ChannelId, message: MessageId) -> Result<Vec<Embed>, ApiError> {
+    /// A message, as Discord has it now.
+    pub async fn message(&self, channel: ChannelId, message: MessageId) -> Result<Message, ApiError> {
         let _lane = self.reply_lane.acquire().await;
-        self.api.message_embeds(channel, message).await
+        self.api.message(channel, message).await
+    }
+
+    /// A channel or thread, as Discord has it now.
+    pub async fn channel(&self, channel: ChannelId) -> Result<ChannelAccess, ApiError> {
+        let _lane = self.reply_lane.acquire().await;
+        self.api.channel(channel).await
+    }
+
+    /// Archives a thread.
+    pub async fn archive_thread(&self, thread: ChannelId) -> Result<(), ApiError> {
+        let _lane = self.reply_lane.acquire().await;
+        self.api.archive_thread(thread).await
+    }
+
+    /// Marks a message with the bot's reaction.
+    pub async fn react(&self, channel: ChannelId, message: MessageId, emoji: char) -> Result<(), ApiError> {
+        let _lane = self.reply_lane.acquire().await;
+        self.api.react(channel, message, emoji).await
     }
 
     /// Starts a thread on a message; returns the thread.

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serenity::all::{
-    ApplicationId, Channel, ChannelId, CreateCommand, CreateInteractionResponse, CreateInteractionResponseFollowup,
-    CreateMessage, CreateThread, EditInteractionResponse, EditMessage, Embed, GuildId, Http, HttpBuilder,
-    InteractionId, Message, MessageId, UserId,
+    ApplicationId, Channel, ChannelId, CreateAttachment, CreateCommand, CreateInteractionResponse,
+    CreateInteractionResponseFollowup, CreateMessage, CreateThread, EditInteractionResponse, EditMessage, EditThread,
+    GuildId, Http, HttpBuilder, InteractionId, Message, MessageId, ReactionType, UserId,
 };
 
 use super::api::{ApiError, AppInfo, BotUser, ChannelAccess, CommandScope, DiscordApi, GuildAccess, MessageRef};
@@ -102,8 +102,20 @@ impl DiscordApi for Rest {
         Ok(sent(&self.http.create_followup_message(token, body, Vec::new()).await?))
     }
 
-    async fn post(&self, channel: ChannelId, body: &CreateMessage) -> Result<MessageRef, ApiError> {
-        Ok(sent(&self.http.send_message(channel, Vec::new(), body).await?))
+    async fn post(
+        &self,
+        channel: ChannelId,
+        body: &CreateMessage,
+        files: Vec<CreateAttachment>,
+    ) -> Result<MessageRef, ApiError> {
+        if files.is_empty() {
+            return Ok(sent(&self.http.send_message(channel, files, body).await?));
+        }
+        // Through the builder: it lists each file in `attachments` and
+        // numbers the `files[n]` parts to match, as Discord requires.
+        use serenity::builder::Builder as _;
+        let body = body.clone().add_files(files);
+        Ok(sent(&body.execute(&*self.http, (channel, None)).await?))
     }
 
     async fn edit_message(
@@ -115,8 +127,17 @@ impl DiscordApi for Rest {
         Ok(sent(&self.http.edit_message(channel, message, body, Vec::new()).await?))
     }
 
-    async fn message_embeds(&self, channel: ChannelId, message: MessageId) -> Result<Vec<Embed>, ApiError> {
-        Ok(self.http.get_message(channel, message).await?.embeds)
+    async fn message(&self, channel: ChannelId, message: MessageId) -> Result<Message, ApiError> {
+        Ok(self.http.get_message(channel, message).await?)
+    }
+
+    async fn archive_thread(&self, thread: ChannelId) -> Result<(), ApiError> {
+        self.http.edit_thread(thread, &EditThread::new().archived(true), None).await?;
+        Ok(())
+    }
+
+    async fn react(&self, channel: ChannelId, message: MessageId, emoji: char) -> Result<(), ApiError> {
+        Ok(self.http.create_reaction(channel, message, &ReactionType::Unicode(emoji.to_string())).await?)
     }
 
     async fn start_thread(
@@ -163,7 +184,14 @@ impl DiscordApi for Rest {
     async fn channel(&self, channel: ChannelId) -> Result<ChannelAccess, ApiError> {
         match self.http.get_channel(channel).await? {
             Channel::Guild(c) => {
-                Ok(ChannelAccess { id: c.id, guild: c.guild_id, name: c.name, overwrites: c.permission_overwrites })
+                let thread = c.thread_metadata.is_some();
+                Ok(ChannelAccess {
+                    id: c.id,
+                    guild: c.guild_id,
+                    name: c.name,
+                    overwrites: c.permission_overwrites,
+                    thread,
+                })
             }
             _ => Err(ApiError::Other(format!("channel {channel} is not a server channel"))),
         }

@@ -11,6 +11,7 @@ pub mod links;
 pub mod notes;
 pub mod plans;
 pub mod text;
+pub mod timeline;
 pub mod token;
 
 pub use arn::{Arn, ArnError, ResponsePlanArn};
@@ -21,4 +22,5 @@ pub use links::{ItemTarget, RelatedItem};
 pub use notes::Note;
 pub use plans::{PlanCatalog, PlanSummary, ResolvedPlan};
 pub use text::IncidentTitle;
+pub use timeline::{EventSummary, IncidentRecord, ListedItem, Status, TimelineEvent};
 pub use token::ClientToken;

@@ -15,6 +15,12 @@ impl ClientToken {
         Self(format!("discord-interaction-{interaction_id}"))
     }
 
+    /// The token of a Discord message put on a timeline: the same message,
+    /// added again (by anyone), is the same event.
+    pub fn for_message(message_id: u64) -> Self {
+        Self(format!("discord-message-{message_id}"))
+    }
+
     /// A token of its own for one run of `incident-bot declare`.
     pub fn for_terminal(pid: u32, nanos: u128) -> Self {
         Self(format!("cli-{pid}-{nanos}"))

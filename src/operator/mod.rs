@@ -104,7 +104,12 @@ pub async fn register(config: &Config) -> u8 {
             let names: Vec<String> = commands
                 .iter()
                 .filter_map(|c| serde_json::to_value(c).ok())
-                .filter_map(|c| c["name"].as_str().map(|n| format!("/{n}")))
+                .filter_map(|c| {
+                    let name = c["name"].as_str()?;
+                    // Slash commands by their `/name`; a message command as
+                    // people find it (right-click a message → Apps).
+                    Some(if c["type"] == 3 { format!("“{name}” (Apps menu)") } else { format!("/{name}") })
+                })
                 .collect();
             for scope in scopes(&config.discord.guild_ids) {
                 say(format!("registered {} for {} ({}) in {scope}", names.join(", "), app.name, app.id));

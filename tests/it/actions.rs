@@ -464,7 +464,7 @@ async fn a_thread_is_opened_linked_and_greeted() {
         .discord
         .wait_for("the thread's first message", |s| {
             s.events.iter().find_map(|e| match e {
-                Event::ChannelMessage { channel, body } if *channel == thread => Some(body.clone()),
+                Event::ChannelMessage { channel, body, .. } if *channel == thread => Some(body.clone()),
                 _ => None,
             })
         })

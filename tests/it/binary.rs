@@ -82,6 +82,7 @@ fn bot(args: &[&str]) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("INCIDENT_BOT_STORE_PATH", crate::helpers::fresh_store())
         .env("NO_COLOR", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -164,17 +165,17 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
     // One line says the bot serves, and where.
     let ready = log.wait_for("ready: serving").await;
     let ready: Value = serde_json::from_str(&ready).unwrap();
-    assert_eq!(
-        ready["message"],
-        format!(
-            "ready: serving /incident and /incident-update as incident-bot ({}) in servers [{}]; AWS region {} at {}; \
-             no health listener",
-            super::fake_discord::APP_ID,
-            super::fake_discord::GUILD_ID,
-            fim::REGION,
-            aws.url
-        )
+    let ready = ready["message"].as_str().unwrap();
+    let expected = format!(
+        "ready: serving /incident, /incident-update and “Add to incident timeline” as incident-bot ({}) in servers \
+         [{}]; AWS region {} at {}; mirroring Incident Manager every 15 s; store {}",
+        super::fake_discord::APP_ID,
+        super::fake_discord::GUILD_ID,
+        fim::REGION,
+        aws.url,
+        std::env::temp_dir().join("incident-bot-it-").display()
     );
+    assert!(ready.starts_with(&expected) && ready.ends_with(".db; no health listener"), "{ready}");
     let id =
         discord.dispatch_interaction(super::fake_discord::incident_command(json!([opt("plan", "payments")]))).await;
     let edit = discord.wait_edit(id, 1).await;

@@ -30,8 +30,11 @@ async fn registers_incident_in_the_configured_guild() {
         .map(|(i, n)| json!({"name": n, "value": i + 1}))
         .collect();
     let cmd = &body[0];
-    assert_eq!(body.as_array().unwrap().len(), 2);
+    assert_eq!(body.as_array().unwrap().len(), 3);
     assert_eq!(body[1]["name"], "incident-update");
+    // The message command (right-click → Apps): type 3, no description.
+    assert_eq!((body[2]["name"].as_str(), body[2]["type"].as_u64()), (Some("Add to incident timeline"), Some(3)));
+    assert!(body[2].get("description").is_none_or(Value::is_null), "{}", body[2]);
     assert_eq!(cmd["name"], "incident");
     assert_eq!(cmd["description"], "Declare an incident in AWS Incident Manager");
     assert_eq!(cmd["contexts"], json!([0]));

@@ -79,6 +79,18 @@ pub enum Event {
     ChannelMessage {
         channel: u64,
         body: Value,
+        /// Files uploaded with it: (field name, file name, content).
+        files: Vec<UploadedFile>,
+    },
+    Reaction {
+        channel: u64,
+        message: u64,
+        emoji: String,
+    },
+    /// A channel's settings changed (a thread archived).
+    ChannelEdited {
+        channel: u64,
+        body: Value,
     },
     /// A request the fake refused, and why.
     Rejected {
@@ -118,6 +130,8 @@ pub struct State {
     pub messages: HashMap<u64, Value>,
     /// Refuse thread creation as if the bot lacked the permission.
     deny_threads: bool,
+    /// The threads the bot started, as Discord has them.
+    threads: HashMap<u64, Value>,
     /// Close new gateway connections at once (Discord unreachable).
     refuse_gateway: bool,
     /// Gateway connections turned away while refusing.
@@ -131,6 +145,10 @@ pub struct State {
     bot_roles: Vec<u64>,
     /// Guild channels the fake knows (besides the test channel): id → overwrites.
     channels: HashMap<u64, Value>,
+    /// Messages by enforced nonce.
+    nonces: HashMap<String, u64>,
+    /// Refuse reactions as if the bot lacked Add Reactions.
+    deny_reactions: bool,
 }
 
 impl State {
@@ -159,6 +177,20 @@ impl State {
             .iter()
             .filter_map(|e| match e {
                 Event::ChannelMessage { body, .. } => Some(body.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The texts posted in `channel` (a thread), in order.
+    #[allow(dead_code)]
+    pub fn posts_in(&self, channel: u64) -> Vec<String> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::ChannelMessage { channel: c, body, .. } if *c == channel => {
+                    Some(body["content"].as_str().unwrap_or_default().to_owned())
+                }
                 _ => None,
             })
             .collect()
@@ -325,6 +357,20 @@ impl FakeDiscord {
         s.dispatched = Vec::new();
     }
 
+    /// A message someone posted (see [`user_message`]), which the bot can
+    /// then read back.
+    #[allow(dead_code)]
+    pub fn add_user_message(&self, message: &Value) {
+        let id = message["id"].as_str().and_then(|i| i.parse().ok()).unwrap();
+        self.state.lock().unwrap().messages.insert(id, message.clone());
+    }
+
+    /// Refuses reactions with 403 Missing Permissions.
+    #[allow(dead_code)]
+    pub fn deny_reactions(&self) {
+        self.state.lock().unwrap().deny_reactions = true;
+    }
+
     /// Refuses thread creation with 403 Missing Permissions.
     pub fn deny_threads(&self) {
         self.state.lock().unwrap().deny_threads = true;
@@ -393,6 +439,32 @@ pub fn update_autocomplete(options: Value) -> Value {
         4,
         json!({"id": (COMMAND_ID + 1).to_string(), "name": "incident-update", "type": 1, "options": options}),
     )
+}
+
+/// "Add to incident timeline" used on `message` (as the fake stored it, or
+/// any message JSON), from the channel it is in.
+#[allow(dead_code)]
+pub fn message_command(message: &Value) -> Value {
+    let id = message["id"].as_str().unwrap_or_default().to_owned();
+    let mut d = interaction(
+        2,
+        json!({"id": (COMMAND_ID + 2).to_string(), "name": "Add to incident timeline", "type": 3, "target_id": id,
+            "resolved": {"messages": {id.clone(): message}}}),
+    );
+    d["channel_id"] = message["channel_id"].clone();
+    d
+}
+
+/// A message someone posted in `channel` (not the bot), as Discord shapes it.
+#[allow(dead_code)]
+pub fn user_message(id: u64, channel: u64, author: (u64, &str), content: &str, attachments: Value) -> Value {
+    json!({
+        "id": id.to_string(), "channel_id": channel.to_string(),
+        "author": {"id": author.0.to_string(), "username": author.1, "discriminator": "0", "avatar": null},
+        "content": content, "timestamp": "2024-01-01T12:00:00.000000+00:00", "edited_timestamp": null,
+        "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": attachments,
+        "embeds": [], "pinned": false, "type": 0
+    })
 }
 
 /// `d` as sent by another user (id `user`).
@@ -524,7 +596,7 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
             bot_auth()?;
             // What the default configuration needs: View Channels, Send
             // Messages, Embed Links, Read Message History, threads.
-            let permissions = s.guild_permissions.unwrap_or(309_237_730_304);
+            let permissions = s.guild_permissions.unwrap_or(309_237_763_136);
             let guilds = json!([{"id": GUILD_ID.to_string(), "name": "Test server", "icon": null, "owner": false,
                 "permissions": permissions.to_string(), "features": []}]);
             Ok((Resp::json(200, &guilds), None))
@@ -539,6 +611,9 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
         ("GET", ["channels", c]) => {
             bot_auth()?;
             let id: u64 = c.parse().unwrap_or(0);
+            if let Some(thread) = s.threads.get(&id) {
+                return Ok((Resp::json(200, thread), None));
+            }
             let Some(overwrites) = s.channels.get(&id).cloned() else {
                 return Err((404, 10003, "Unknown Channel".into()));
             };
@@ -594,10 +669,45 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
         ("POST", ["channels", c, "messages"]) => {
             bot_auth()?;
             let channel: u64 = c.parse().map_err(|_| (404, 10003, "Unknown Channel".to_owned()))?;
-            schema_check("channel_message", body)?;
-            embed_totals(body)?;
-            let msg = store_message(s, None, Some(channel), body);
-            Ok((Resp::json(200, &msg), Some(Event::ChannelMessage { channel, body: body.clone() })))
+            // A message with files is multipart: the JSON is `payload_json`,
+            // each file `files[n]`, each named in `attachments`.
+            let (body, files) = match req.header("content-type") {
+                Some(ct) if ct.starts_with("multipart/form-data") => multipart(ct, &req.body)?,
+                _ => (body.clone(), Vec::new()),
+            };
+            schema_check("channel_message", &body)?;
+            embed_totals(&body)?;
+            // An enforced nonce already used: Discord returns that message.
+            if body["enforce_nonce"] == true
+                && let Some(nonce) = body["nonce"].as_str()
+                && let Some(existing) = s.nonces.get(nonce).and_then(|id| s.messages.get(id))
+            {
+                return Ok((Resp::json(200, existing), None));
+            }
+            let msg = store_message(s, None, Some(channel), &body);
+            if let (Some(nonce), Some(id)) = (body["nonce"].as_str(), msg["id"].as_str().and_then(|i| i.parse().ok())) {
+                s.nonces.insert(nonce.to_owned(), id);
+            }
+            Ok((Resp::json(200, &msg), Some(Event::ChannelMessage { channel, body, files })))
+        }
+        ("PUT", ["channels", c, "messages", m, "reactions", emoji, "@me"]) => {
+            bot_auth()?;
+            let (channel, message) = (c.parse().unwrap_or(0), m.parse().unwrap_or(0));
+            if s.deny_reactions {
+                return Err((403, 50013, "Missing Permissions".into()));
+            }
+            Ok((Resp::empty(204), Some(Event::Reaction { channel, message, emoji: percent_decode(emoji) })))
+        }
+        ("PATCH", ["channels", c]) => {
+            bot_auth()?;
+            let channel: u64 = c.parse().unwrap_or(0);
+            let Some(thread) = s.threads.get_mut(&channel) else {
+                return Err((404, 10003, "Unknown Channel".into()));
+            };
+            if let Some(archived) = body.get("archived") {
+                thread["thread_metadata"]["archived"] = archived.clone();
+            }
+            Ok((Resp::json(200, thread), Some(Event::ChannelEdited { channel, body: body.clone() })))
         }
         ("GET", ["channels", _, "messages", m]) => {
             bot_auth()?;
@@ -638,6 +748,7 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
                 "thread_metadata": {"archived": false, "auto_archive_duration": body["auto_archive_duration"].as_u64().unwrap_or(1440),
                     "archive_timestamp": "2024-01-01T00:00:00.000000+00:00", "locked": false}
             });
+            s.threads.insert(thread, t.clone());
             Ok((Resp::json(201, &t), Some(Event::ThreadCreated { channel, message, thread, body: body.clone() })))
         }
         _ => Err((404, 0, format!("the fake has no route {} {}", req.method, req.path))),
@@ -664,6 +775,11 @@ fn commands(s: &mut State, guild: Option<u64>, body: &Value) -> Routed {
         c["application_id"] = json!(APP_ID.to_string());
         c["version"] = json!("1");
         c["type"] = c.get("type").cloned().filter(|t| !t.is_null()).unwrap_or(json!(1));
+        // Discord answers with every field: user and message commands get
+        // an empty description.
+        if c.get("description").is_none_or(Value::is_null) {
+            c["description"] = json!("");
+        }
         if let Some(g) = guild {
             c["guild_id"] = json!(g.to_string());
         }
@@ -683,6 +799,19 @@ fn command_rules(c: &Value) -> Result<(), String> {
     let name_re = name_re();
     let valid_name = |n: &str| name_re.is_match(n) && n.to_lowercase() == n;
     let name = c["name"].as_str().unwrap_or_default();
+    // User and message commands (types 2 and 3): any 1-32 characters, no
+    // description, no options.
+    if matches!(c["type"].as_u64(), Some(2 | 3)) {
+        let n = name.chars().count();
+        if !(1..=32).contains(&n) {
+            return Err(format!("a message command's name must be 1-32 characters, not {n}"));
+        }
+        if c["description"].as_str().is_some_and(|d| !d.is_empty()) || c.get("options").is_some_and(|o| o != &json!([]))
+        {
+            return Err(format!("message command `{name}` may have no description or options"));
+        }
+        return Ok(());
+    }
     if !valid_name(name) {
         return Err(format!("name `{name}` does not match Discord's pattern or is not lowercase"));
     }
@@ -1039,4 +1168,86 @@ async fn gateway_session(
 /// session that identifies twice keeps a switch that no longer fires.
 fn kill_tx_take(slot: &mut Option<tokio::sync::oneshot::Sender<()>>) -> tokio::sync::oneshot::Sender<()> {
     slot.take().unwrap_or_else(|| tokio::sync::oneshot::channel().0)
+}
+
+/// Splits a `multipart/form-data` body as Discord reads it: `payload_json`
+/// is the message, `files[n]` the files, and every file must be named in the
+/// payload's `attachments` (by `id` n).
+/// A file part of an upload: (form field, file name, bytes).
+pub type UploadedFile = (String, String, Vec<u8>);
+
+fn multipart(content_type: &str, body: &[u8]) -> Result<(Value, Vec<UploadedFile>), (u16, u64, String)> {
+    let bad = |why: &str| (400, 50035, format!("Invalid Form Body: {why}"));
+    let boundary = content_type.split("boundary=").nth(1).ok_or_else(|| bad("no boundary"))?.trim_matches('"');
+    let delimiter = format!("--{boundary}");
+    let text = body;
+    let mut parts = Vec::new();
+    let mut rest = text;
+    while let Some(start) = find(rest, delimiter.as_bytes()) {
+        rest = &rest[start + delimiter.len()..];
+        if rest.starts_with(b"--") {
+            break;
+        }
+        let end = find(rest, delimiter.as_bytes()).ok_or_else(|| bad("unterminated part"))?;
+        let part = rest[..end].strip_prefix(b"\r\n").unwrap_or(&rest[..end]);
+        let part = part.strip_suffix(b"\r\n").unwrap_or(part);
+        let split = find(part, b"\r\n\r\n").ok_or_else(|| bad("a part has no headers"))?;
+        let headers = String::from_utf8_lossy(&part[..split]).into_owned();
+        parts.push((headers, part[split + 4..].to_vec()));
+    }
+    // A parameter of the part's Content-Disposition header.
+    let field = |h: &str, key: &str| {
+        let disposition = h.lines().find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))?;
+        disposition
+            .split(';')
+            .find_map(|p| p.trim().strip_prefix(&format!("{key}=")).map(|v| v.trim_matches('"').to_owned()))
+    };
+    let mut payload = None;
+    let mut files = Vec::new();
+    for (headers, content) in parts {
+        let name = field(&headers, "name").ok_or_else(|| bad("a part has no name"))?;
+        if name == "payload_json" {
+            payload = Some(serde_json::from_slice::<Value>(&content).map_err(|_| bad("payload_json is not JSON"))?);
+        } else if name.starts_with("files[") {
+            files.push((name, field(&headers, "filename").unwrap_or_default(), content));
+        } else {
+            return Err(bad(&format!("unknown part {name}")));
+        }
+    }
+    let payload = payload.ok_or_else(|| bad("no payload_json"))?;
+    for (name, _, _) in &files {
+        let id = name.trim_start_matches("files[").trim_end_matches(']');
+        let named = payload["attachments"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["id"].to_string().trim_matches('"') == id));
+        if !named {
+            return Err(bad(&format!("{name} is not in attachments")));
+        }
+    }
+    Ok((payload, files))
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+fn percent_decode(s: &str) -> String {
+    let mut out = Vec::new();
+    let b = s.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = b
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -8,7 +8,13 @@
 //!   lengths (counted in UTF-16 units), patterns, enums, ranges, unions;
 //!   violations get a `ValidationException` worded like AWS's;
 //! - unknown response plans get `ResourceNotFoundException`;
-//! - StartIncident is idempotent on `clientToken`.
+//! - StartIncident is idempotent on `clientToken`, and so are the writes to
+//!   a record (a repeated CreateTimelineEvent returns the first event's id);
+//! - the record keeps a timeline, as the service does: the events written
+//!   with CreateTimelineEvent, and the ones Incident Manager writes on its
+//!   own (`SSM Incident Record Update` on each UpdateIncidentRecord), listed
+//!   by ListTimelineEvents (filtered on `eventTime`, sorted) and read with
+//!   GetTimelineEvent; GetIncidentRecord and ListRelatedItems answer from it.
 //!
 //! Errors carry `x-amzn-errortype`, as the service sends them. Every request is
 //! recorded, accepted or not; tests can queue faults and set a delay.
@@ -57,6 +63,38 @@ pub struct Record {
     pub created: f64,
     pub related: Vec<Value>,
     pub timeline: Vec<Value>,
+    /// Every timeline event, as GetTimelineEvent answers it.
+    pub events: Vec<Value>,
+    pub last_modified_by: String,
+    pub resolved: Option<f64>,
+}
+
+/// The principal the tests' credentials are (the bot's role).
+pub const BOT_PRINCIPAL: &str = "arn:aws:sts::111122223333:assumed-role/incident-bot/bot";
+
+impl Record {
+    fn new(arn: String, title: String, impact: i64, created: f64, related: Vec<Value>) -> Self {
+        Self {
+            arn,
+            title,
+            impact,
+            status: "OPEN".into(),
+            created,
+            related,
+            timeline: vec![],
+            events: vec![],
+            last_modified_by: BOT_PRINCIPAL.into(),
+            resolved: None,
+        }
+    }
+
+    /// Adds a timeline event; returns its id.
+    fn event(&mut self, kind: &str, data: &str, time: f64, serial: usize) -> String {
+        let id = format!("{serial:08x}-2222-4000-8000-{:012x}", self.events.len());
+        self.events.push(json!({"eventId": id, "eventTime": time, "eventUpdatedTime": now_secs(), "eventType": kind,
+            "eventData": data, "incidentRecordArn": self.arn}));
+        id
+    }
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +111,8 @@ pub struct State {
     broken: HashMap<String, Fault>,
     /// Client tokens already used, per operation (idempotency).
     tokens: HashMap<String, Vec<String>>,
+    /// The event each CreateTimelineEvent client token made.
+    event_ids: HashMap<String, String>,
     delay: Duration,
     /// When set, each answer waits a pseudo-random time up to this instead
     /// of `delay` (benchmarks: AWS answering in 0–200 ms).
@@ -172,16 +212,61 @@ impl FakeIncidentManager {
         let n = s.records.len() + 1000;
         let arn = format!("arn:aws:ssm-incidents::{ACCOUNT}:incident-record/{plan}/{n:08x}-1111-4000-8000-{n:012x}");
         let created = now_secs() - age_secs;
-        s.records.push(Record {
-            arn: arn.clone(),
-            title: title.into(),
-            impact,
-            status: "OPEN".into(),
-            created,
-            related: vec![],
-            timeline: vec![],
-        });
+        s.records.push(Record::new(arn.clone(), title.into(), impact, created, vec![]));
         arn
+    }
+
+    /// What someone else does in the console: changes the record (as `by`),
+    /// and Incident Manager logs a record update.
+    #[allow(dead_code)]
+    pub fn change_elsewhere(
+        &self,
+        arn: &str,
+        status: Option<&str>,
+        impact: Option<i64>,
+        title: Option<&str>,
+        by: &str,
+    ) {
+        let mut s = self.state.lock().unwrap();
+        let serial = s.records.len();
+        let r = s.records.iter_mut().find(|r| r.arn == arn).expect("a known incident");
+        if let Some(st) = status {
+            if st == "RESOLVED" && r.status != "RESOLVED" {
+                r.resolved = Some(now_secs());
+            }
+            r.status = st.to_owned();
+        }
+        if let Some(i) = impact {
+            r.impact = i;
+        }
+        if let Some(t) = title {
+            r.title = t.to_owned();
+        }
+        r.last_modified_by = by.to_owned();
+        r.event("SSM Incident Record Update", &json!({"modifiedBy": by}).to_string(), now_secs(), serial);
+        drop(s);
+        self.changed.send_modify(|v| *v += 1);
+    }
+
+    /// A timeline event written elsewhere (an engagement, automation, a note
+    /// in the console); returns its id.
+    #[allow(dead_code)]
+    pub fn event_elsewhere(&self, arn: &str, kind: &str, data: &str) -> String {
+        let mut s = self.state.lock().unwrap();
+        let serial = s.records.len() + 500;
+        let r = s.records.iter_mut().find(|r| r.arn == arn).expect("a known incident");
+        let id = r.event(kind, data, now_secs(), serial);
+        drop(s);
+        self.changed.send_modify(|v| *v += 1);
+        id
+    }
+
+    /// A related item added elsewhere.
+    #[allow(dead_code)]
+    pub fn item_elsewhere(&self, arn: &str, url: &str, title: &str) {
+        let mut s = self.state.lock().unwrap();
+        let r = s.records.iter_mut().find(|r| r.arn == arn).expect("a known incident");
+        r.related.push(json!({"identifier": {"type": "OTHER", "value": {"url": url}}, "title": title}));
     }
 
     pub fn record(&self, arn: &str) -> Record {
@@ -250,7 +335,18 @@ fn aws_error(status: u16, code: &str, message: &str) -> Resp {
 
 async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) -> Resp {
     let operation = operation_for(&req.method, &req.path);
-    let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
+    // GET operations carry their input in the query string.
+    let body: Value = if req.method == "GET" {
+        Value::Object(
+            req.query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .map(|(k, v)| (percent_decode(k), Value::String(percent_decode(v))))
+                .collect(),
+        )
+    } else {
+        serde_json::from_slice(&req.body).unwrap_or(Value::Null)
+    };
     let (delay, fault) = {
         let mut s = state.lock().unwrap();
         let broken = operation.as_ref().and_then(|op| s.broken.get(op).copied());
@@ -296,6 +392,38 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
     resp
 }
 
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
+                match u8::from_str_radix(hex, 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    Err(_) => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// The operation the model routes `method path` to.
 fn operation_for(method: &str, path: &str) -> Option<String> {
     model()["operations"].as_object()?.iter().find_map(|(name, op)| {
@@ -307,7 +435,7 @@ fn operation_for(method: &str, path: &str) -> Option<String> {
 
 /// Protocol, signature and model checks, as the service makes them.
 fn check(req: &Req, op: &str, body: &Value) -> Result<(), Resp> {
-    if req.header("content-type") != Some("application/json") {
+    if req.method != "GET" && req.header("content-type") != Some("application/json") {
         return Err(aws_error(415, "UnsupportedMediaTypeException", "content-type must be application/json"));
     }
     verify_sigv4(req)?;
@@ -350,15 +478,13 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
                     s.incidents.len() + 1
                 );
                 s.incidents.push((token, arn.clone()));
-                s.records.push(Record {
-                    arn: arn.clone(),
-                    title: body["title"].as_str().map_or_else(|| format!("{name} incident"), str::to_owned),
-                    impact: body["impact"].as_i64().unwrap_or(3),
-                    status: "OPEN".into(),
-                    created: now_secs(),
-                    related: body["relatedItems"].as_array().cloned().unwrap_or_default(),
-                    timeline: vec![],
-                });
+                s.records.push(Record::new(
+                    arn.clone(),
+                    body["title"].as_str().map_or_else(|| format!("{name} incident"), str::to_owned),
+                    body["impact"].as_i64().unwrap_or(3),
+                    now_secs(),
+                    body["relatedItems"].as_array().cloned().unwrap_or_default(),
+                ));
                 arn
             });
             Resp::json(200, &json!({ "incidentRecordArn": arn }))
@@ -417,14 +543,27 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
                 .with_header("x-amzn-errortype", "ResourceNotFoundException");
             };
             let token = body["clientToken"].as_str().unwrap_or_default().to_owned();
+            if op == "CreateTimelineEvent"
+                && let Some(id) = s.event_ids.get(&token).filter(|_| !token.is_empty()).cloned()
+            {
+                return Resp::json(201, &json!({"eventId": id, "incidentRecordArn": arn}));
+            }
             let seen = s.tokens.entry(op.to_owned()).or_default();
             let repeat = !token.is_empty() && seen.contains(&token);
-            seen.push(token);
+            seen.push(token.clone());
+            let serial = i;
             let r = &mut s.records[i];
+            let mut event_id = None;
             if !repeat {
                 match op {
                     "UpdateRelatedItems" => r.related.push(body["relatedItemsUpdate"]["itemToAdd"].clone()),
-                    "CreateTimelineEvent" => r.timeline.push(body.clone()),
+                    "CreateTimelineEvent" => {
+                        r.timeline.push(body.clone());
+                        let time = body["eventTime"].as_f64().unwrap_or_else(now_secs);
+                        let data = body["eventData"].as_str().unwrap_or_default().to_owned();
+                        let kind = body["eventType"].as_str().unwrap_or_default().to_owned();
+                        event_id = Some(r.event(&kind, &data, time, serial));
+                    }
                     _ => {
                         if let Some(t) = body["title"].as_str() {
                             r.title = t.to_owned();
@@ -433,17 +572,87 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
                             r.impact = n;
                         }
                         if let Some(st) = body["status"].as_str() {
+                            if st == "RESOLVED" && r.status != "RESOLVED" {
+                                r.resolved = Some(now_secs());
+                            }
                             r.status = st.to_owned();
                         }
+                        r.last_modified_by = BOT_PRINCIPAL.to_owned();
+                        r.event(
+                            "SSM Incident Record Update",
+                            &json!({"modifiedBy": BOT_PRINCIPAL}).to_string(),
+                            now_secs(),
+                            serial,
+                        );
                     }
                 }
             }
-            match op {
-                "CreateTimelineEvent" => Resp::json(
-                    201,
-                    &json!({"eventId": format!("{:08x}-2222-4000-8000-000000000000", r.timeline.len()), "incidentRecordArn": arn}),
-                ),
+            match (op, event_id) {
+                ("CreateTimelineEvent", Some(id)) => {
+                    s.event_ids.insert(token, id.clone());
+                    Resp::json(201, &json!({"eventId": id, "incidentRecordArn": arn}))
+                }
                 _ => Resp::empty(204),
+            }
+        }
+        "GetIncidentRecord" | "ListTimelineEvents" | "GetTimelineEvent" | "ListRelatedItems" => {
+            let arn = body["arn"].as_str().or(body["incidentRecordArn"].as_str()).unwrap_or_default();
+            let Some(r) = s.records.iter().find(|r| r.arn == arn) else {
+                return Resp::json(
+                    404,
+                    &json!({"message": format!("Incident {arn} not found"), "resourceIdentifier": arn, "resourceType": "INCIDENT_RECORD"}),
+                )
+                .with_header("x-amzn-errortype", "ResourceNotFoundException");
+            };
+            match op {
+                "GetIncidentRecord" => {
+                    let mut record = json!({"arn": r.arn, "title": r.title, "impact": r.impact, "status": r.status,
+                        "creationTime": r.created, "lastModifiedTime": now_secs(), "lastModifiedBy": r.last_modified_by,
+                        "dedupeString": r.arn, "incidentRecordSource": {"createdBy": BOT_PRINCIPAL, "source": "discord.incident-bot"}});
+                    if let Some(t) = r.resolved {
+                        record["resolvedTime"] = json!(t);
+                    }
+                    Resp::json(200, &json!({"incidentRecord": record}))
+                }
+                "GetTimelineEvent" => match r.events.iter().find(|e| e["eventId"] == body["eventId"]) {
+                    Some(e) => Resp::json(200, &json!({"event": e})),
+                    None => aws_error(404, "ResourceNotFoundException", "Timeline event not found"),
+                },
+                "ListTimelineEvents" => {
+                    let mut events: Vec<Value> = r.events.clone();
+                    for f in body["filters"].as_array().into_iter().flatten() {
+                        if f["key"] == "eventTime" {
+                            let (after, before) = (f["condition"]["after"].as_f64(), f["condition"]["before"].as_f64());
+                            events.retain(|e| {
+                                let t = e["eventTime"].as_f64().unwrap_or(0.0);
+                                after.is_none_or(|a| t > a) && before.is_none_or(|b| t < b)
+                            });
+                        }
+                    }
+                    events.sort_by(|a, b| {
+                        a["eventTime"]
+                            .as_f64()
+                            .partial_cmp(&b["eventTime"].as_f64())
+                            .unwrap_or(std::cmp::Ordering::Equal)
+                    });
+                    if body["sortOrder"] == "DESCENDING" {
+                        events.reverse();
+                    }
+                    let (page, next) = page(&events, body, s.page_size);
+                    let summaries: Vec<Value> = page
+                        .iter()
+                        .map(|e| {
+                            let mut e = e.clone();
+                            e.as_object_mut().unwrap().remove("eventData");
+                            e
+                        })
+                        .collect();
+                    Resp::json(200, &json!({"eventSummaries": summaries, "nextToken": next}))
+                }
+                _ => {
+                    let (page, next) = page(&r.related, body, s.page_size);
+                    Resp::json(200, &json!({"relatedItems": page, "nextToken": next}))
+                }
             }
         }
         _ => aws_error(501, "NotImplemented", &format!("the fake does not implement {op}")),

@@ -37,6 +37,13 @@ pub struct TestConfig {
     pub plans_down: bool,
     /// Appended to the config file (new tables such as `[access]`).
     pub extra_toml: &'static str,
+    /// `[sync] interval_secs`: 0 (no mirror) by default here, so tests that
+    /// count AWS requests see only their own.
+    pub sync_interval_secs: u64,
+    /// `[sync] archive_after_mins`.
+    pub archive_after_mins: u64,
+    /// `[store] path`; a fresh database per bot when `None`.
+    pub store_path: Option<std::path::PathBuf>,
 }
 
 impl Default for TestConfig {
@@ -53,6 +60,9 @@ impl Default for TestConfig {
             extra_plans: &[],
             plans_down: false,
             extra_toml: "",
+            sync_interval_secs: 0,
+            archive_after_mins: 60,
+            store_path: None,
         }
     }
 }
@@ -60,6 +70,8 @@ impl Default for TestConfig {
 pub struct TestApp {
     pub discord: FakeDiscord,
     pub aws: FakeIncidentManager,
+    /// The bot's database, for a restart on the same store.
+    pub store_path: std::path::PathBuf,
     shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
     task: Option<JoinHandle<()>>,
 }
@@ -124,12 +136,22 @@ payments = "{payments}"
 search = "{search}"
 ghost = "{ghost}"
 
+[sync]
+interval_secs = {sync}
+archive_after_mins = {archive}
+
+[store]
+path = "{store}"
+
 [limits]
 per_user = {per_user}
 per_guild = {per_guild}
 
 {extra}
 "#,
+        sync = c.sync_interval_secs,
+        archive = c.archive_after_mins,
+        store = c.store_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
         per_user = c.per_user,
         create_thread = c.create_thread,
         per_guild = c.per_guild,
@@ -171,7 +193,23 @@ pub async fn spawn_app_with(c: TestConfig) -> TestApp {
 
 /// Starts a bot on existing fakes (a restart) and waits until it has
 /// registered its commands (again).
-pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, c: TestConfig) -> TestApp {
+/// A database file of its own.
+pub fn fresh_store() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = std::env::temp_dir().join(format!(
+        "incident-bot-it-{}-{}.db",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+    path
+}
+
+pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, mut c: TestConfig) -> TestApp {
+    let store_path = c.store_path.get_or_insert_with(fresh_store).clone();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
@@ -203,7 +241,7 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, c: TestCo
     if let Err(why) = health.wait_ready(super::WAIT).await {
         panic!("the bot never became ready: {why}; {:#?}", discord.with_state(|s| s.events.clone()));
     }
-    TestApp { discord, aws, shutdown: std::sync::Mutex::new(Some(tx)), task: Some(task) }
+    TestApp { discord, aws, store_path, shutdown: std::sync::Mutex::new(Some(tx)), task: Some(task) }
 }
 
 /// A `/incident` option as Discord sends it.

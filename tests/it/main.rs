@@ -16,6 +16,7 @@ mod http;
 mod observe;
 mod operator;
 mod properties;
+mod sync;
 
 /// How long a test waits for an event before it fails. Generous: CI runs
 /// on a loaded 2-core machine, and waiting costs nothing when things work.

@@ -36,6 +36,7 @@ fn bot(args: &[&str], token: Option<&str>, aws_credentials: bool) -> Command {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", std::env::temp_dir())
         .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("INCIDENT_BOT_STORE_PATH", crate::helpers::fresh_store())
         .env("USER", "oncall")
         .kill_on_drop(true);
     if let Some(t) = token {
@@ -71,8 +72,8 @@ async fn check_passes_when_everything_is_in_place() {
         format!("✔ plan alias search: {} (Search team)", fim::plan_arn("Search")),
         format!("✔ Discord token: accepted, the bot is incident-bot ({APP_ID})"),
         format!(
-            "✔ Discord server: Test server ({GUILD_ID}): the bot has View Channel, Send Messages, Embed Links, \
-             Read Message History, Create Public Threads, Send Messages in Threads"
+            "✔ Discord server: Test server ({GUILD_ID}): the bot has Add Reactions, View Channel, Send Messages, \
+             Embed Links, Attach Files, Read Message History, Create Public Threads, Send Messages in Threads"
         ),
         "all checks passed".to_owned(),
     ];
@@ -184,11 +185,13 @@ async fn register_alone_puts_the_commands_in_place() {
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert_eq!(
         stdout.trim(),
-        format!("registered /incident, /incident-update for incident-bot ({APP_ID}) in every server (global commands)")
+        format!(
+            "registered /incident, /incident-update, “Add to incident timeline” (Apps menu) for incident-bot ({APP_ID}) in every server (global commands)"
+        )
     );
     let body = discord.wait_commands().await;
     let names: Vec<&str> = body.as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["incident", "incident-update"]);
+    assert_eq!(names, ["incident", "incident-update", "Add to incident timeline"]);
     assert_eq!(discord.gateway_sessions(), 0, "no gateway connection");
     assert!(discord.rejected().is_empty(), "{:#?}", discord.rejected());
 
@@ -306,7 +309,8 @@ async fn check_reports_missing_permissions_per_server_and_channel() {
     const CHANNEL: u64 = 900_000_000_000_000_777;
     const ROLE: u64 = 900_000_000_000_000_555;
     let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
-    // View Channel, Send Messages, Embed Links, Read Message History: no threads.
+    // View Channel, Send Messages, Embed Links, Read Message History: no
+    // threads, reactions or files.
     discord.set_bot_permissions(84_992, &[ROLE]);
     // @everyone may not send in the channel; the bot's role may view but not embed.
     discord.add_channel(
@@ -325,17 +329,18 @@ async fn check_reports_missing_permissions_per_server_and_channel() {
     let (code, stdout, _) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
     assert_eq!(code, 1, "{stdout}");
     let invite = format!(
-        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=309237730304"
+        "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=309237763136"
     );
     let expected = [
         format!(
-            "✘ Discord server: Test server ({GUILD_ID}): the bot lacks Create Public Threads, Send Messages in Threads. \
+            "✘ Discord server: Test server ({GUILD_ID}): the bot lacks Add Reactions, Attach Files, Create Public \
+             Threads, Send Messages in Threads. \
              Fix: grant them to the bot's role (Server Settings → Roles, or the channel's permissions), or invite it again: {invite}"
         ),
         format!("✘ Discord server: 900000000000000999: the bot is not a member. Fix: invite it: {invite}"),
         format!(
-            "✘ Discord channel: #channel-{CHANNEL} ({CHANNEL}): the bot lacks Send Messages, Embed Links, Create Public \
-             Threads, Send Messages in Threads. Fix: grant them to the bot's role (Server Settings → Roles, or the \
+            "✘ Discord channel: #channel-{CHANNEL} ({CHANNEL}): the bot lacks Add Reactions, Send Messages, Embed \
+             Links, Attach Files, Create Public Threads, Send Messages in Threads. Fix: grant them to the bot's role (Server Settings → Roles, or the \
              channel's permissions), or invite it again: {invite}"
         ),
     ];
@@ -356,7 +361,7 @@ async fn invite_prints_the_computed_url() {
     assert_eq!(
         stdout.lines().next().unwrap(),
         format!(
-            "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=309237730304"
+            "https://discord.com/oauth2/authorize?client_id={APP_ID}&scope=bot+applications.commands&permissions=309237763136"
         )
     );
     assert!(stdout.contains("- Create Public Threads: to open the incident's thread"), "{stdout}");
@@ -370,7 +375,7 @@ async fn invite_prints_the_computed_url() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(
         stdout.lines().next().unwrap(),
-        "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=84992"
+        "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=117824"
     );
 }
 

@@ -1,0 +1,395 @@
+//! [`Store`] on an embedded SQLite database (rusqlite, with SQLite built
+//! in: no system library to match, and the same engine everywhere).
+//!
+//! One connection, behind a mutex, is the one writer; calls run on tokio's
+//! blocking threads. WAL journal, `synchronous = NORMAL` (a power cut can
+//! lose the last transactions, never corrupt the file). The schema is
+//! versioned in `PRAGMA user_version` and migrated forward at open.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use async_trait::async_trait;
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Checkpoint, Home, Mark, Store, StoreError};
+use crate::domain::IncidentArn;
+
+/// The migrations, in order; `user_version` is how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: homes, checkpoints, marks, messages.
+    "CREATE TABLE homes (
+         incident TEXT PRIMARY KEY,
+         guild INTEGER NOT NULL,
+         channel INTEGER NOT NULL,
+         thread INTEGER NOT NULL,
+         confirmation_channel INTEGER,
+         confirmation_message INTEGER,
+         checkpoint TEXT NOT NULL,
+         -- Unix ms when the mirror was done with it; NULL while followed.
+         finished_at INTEGER
+     );
+     CREATE INDEX homes_channel ON homes (channel);
+     CREATE TABLE marks (
+         incident TEXT NOT NULL,
+         key TEXT NOT NULL,
+         mark TEXT NOT NULL,
+         at INTEGER NOT NULL,
+         PRIMARY KEY (incident, key)
+     ) WITHOUT ROWID;
+     CREATE TABLE messages (
+         message INTEGER PRIMARY KEY,
+         incident TEXT NOT NULL,
+         at INTEGER NOT NULL
+     );",
+];
+
+/// How long a claimed message, and a finished incident with its marks, are
+/// kept (a message added again after that goes to the timeline again;
+/// Incident Manager keeps client tokens for less).
+const KEEP_DAYS: i64 = 30;
+
+/// See the module documentation.
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+}
+
+fn failed(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0))
+}
+
+impl SqliteStore {
+    /// Opens (creating it if needed) the database at `path`, and migrates it.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        Self::setup(conn)
+    }
+
+    /// A database in memory (tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::setup(Connection::open_in_memory().map_err(failed)?)
+    }
+
+    fn setup(conn: Connection) -> Result<Self, StoreError> {
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(failed)?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(failed)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(failed)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(failed)?;
+        let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
+        if version > known {
+            return Err(StoreError(format!(
+                "the database is at schema version {version}, newer than this incident-bot ({}): upgrade the bot",
+                MIGRATIONS.len()
+            )));
+        }
+        for (n, sql) in (1..).zip(MIGRATIONS).skip(usize::try_from(version).unwrap_or(0)) {
+            let tx = conn.unchecked_transaction().map_err(failed)?;
+            tx.execute_batch(sql).map_err(failed)?;
+            tx.pragma_update(None, "user_version", n).map_err(failed)?;
+            tx.commit().map_err(failed)?;
+        }
+        // What is old enough to forget: claimed messages, and incidents the
+        // mirror finished with, with their marks.
+        let cutoff = now_ms() - KEEP_DAYS * 86_400_000;
+        conn.execute_batch(&format!(
+            "BEGIN;
+             DELETE FROM messages WHERE at < {cutoff};
+             DELETE FROM marks WHERE incident IN (SELECT incident FROM homes WHERE finished_at < {cutoff});
+             DELETE FROM homes WHERE finished_at < {cutoff};
+             COMMIT;"
+        ))
+        .map_err(failed)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `f` on the connection, on a blocking thread.
+    async fn with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+            f(&conn)
+        })
+        .await
+        .map_err(failed)?
+        .map_err(failed)
+    }
+}
+
+fn to_i64(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+fn home_of_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Home, String)> {
+    let arn: String = r.get(0)?;
+    let incident = IncidentArn::parse(&arn)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))?;
+    let confirmation = match (r.get::<_, Option<i64>>(3)?, r.get::<_, Option<i64>>(4)?) {
+        (Some(c), Some(m)) => Some((c.cast_unsigned(), m.cast_unsigned())),
+        _ => None,
+    };
+    let home = Home {
+        incident,
+        guild: r.get::<_, i64>(1)?.cast_unsigned(),
+        channel: r.get::<_, i64>(2)?.cast_unsigned(),
+        thread: r.get::<_, i64>(6)? != 0,
+        confirmation,
+    };
+    Ok((home, r.get(5)?))
+}
+
+fn checkpoint_of(json: &str) -> rusqlite::Result<Checkpoint> {
+    serde_json::from_str(json)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+const HOME_COLUMNS: &str = "incident, guild, channel, confirmation_channel, confirmation_message, checkpoint, thread";
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn put_home(&self, home: &Home, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let (home, json) = (home.clone(), serde_json::to_string(checkpoint).map_err(failed)?);
+        self.with(move |c| {
+            let (cc, cm) = home.confirmation.map_or((None, None), |(c, m)| (Some(to_i64(c)), Some(to_i64(m))));
+            c.execute(
+                "INSERT INTO homes (incident, guild, channel, confirmation_channel, confirmation_message, checkpoint, thread)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (incident) DO UPDATE SET
+                     confirmation_channel = COALESCE(confirmation_channel, excluded.confirmation_channel),
+                     confirmation_message = COALESCE(confirmation_message, excluded.confirmation_message)",
+                params![home.incident.as_str(), to_i64(home.guild), to_i64(home.channel), cc, cm, json, i64::from(home.thread)],
+            )
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn homes(&self) -> Result<Vec<(Home, Checkpoint)>, StoreError> {
+        self.with(|c| {
+            let mut q =
+                c.prepare(&format!("SELECT {HOME_COLUMNS} FROM homes WHERE finished_at IS NULL ORDER BY rowid"))?;
+            let rows = q.query_map([], home_of_row)?;
+            rows.map(|r| r.and_then(|(h, json)| Ok((h, checkpoint_of(&json)?)))).collect()
+        })
+        .await
+    }
+
+    async fn home_in(&self, channel: u64) -> Result<Option<Home>, StoreError> {
+        self.with(move |c| {
+            c.query_row(
+                &format!("SELECT {HOME_COLUMNS} FROM homes WHERE channel = ?1 ORDER BY finished_at IS NOT NULL, rowid DESC LIMIT 1"),
+                params![to_i64(channel)],
+                home_of_row,
+            )
+            .optional()
+            .map(|h| h.map(|(h, _)| h))
+        })
+        .await
+    }
+
+    async fn home_of(&self, incident: &IncidentArn) -> Result<Option<(Home, Checkpoint)>, StoreError> {
+        let arn = incident.as_str().to_owned();
+        self.with(move |c| {
+            let row = c
+                .query_row(&format!("SELECT {HOME_COLUMNS} FROM homes WHERE incident = ?1"), params![arn], home_of_row)
+                .optional()?;
+            row.map(|(h, json)| Ok((h, checkpoint_of(&json)?))).transpose()
+        })
+        .await
+    }
+
+    async fn save_checkpoint(&self, incident: &IncidentArn, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let (arn, json) = (incident.as_str().to_owned(), serde_json::to_string(checkpoint).map_err(failed)?);
+        self.with(move |c| {
+            c.execute("UPDATE homes SET checkpoint = ?2 WHERE incident = ?1", params![arn, json]).map(drop)
+        })
+        .await
+    }
+
+    async fn finish(&self, incident: &IncidentArn) -> Result<(), StoreError> {
+        let arn = incident.as_str().to_owned();
+        self.with(move |c| {
+            c.execute("UPDATE homes SET finished_at = ?2 WHERE incident = ?1", params![arn, now_ms()]).map(drop)
+        })
+        .await
+    }
+
+    async fn follow_again(&self, incident: &IncidentArn, checkpoint: &Checkpoint) -> Result<(), StoreError> {
+        let (arn, json) = (incident.as_str().to_owned(), serde_json::to_string(checkpoint).map_err(failed)?);
+        self.with(move |c| {
+            c.execute("UPDATE homes SET finished_at = NULL, checkpoint = ?2 WHERE incident = ?1", params![arn, json])
+                .map(drop)
+        })
+        .await
+    }
+
+    async fn mark(&self, incident: &IncidentArn, key: &str, mark: Mark) -> Result<bool, StoreError> {
+        let (arn, key) = (incident.as_str().to_owned(), key.to_owned());
+        self.with(move |c| {
+            c.execute(
+                "INSERT OR IGNORE INTO marks (incident, key, mark, at) VALUES (?1, ?2, ?3, ?4)",
+                params![arn, key, mark.as_str(), now_ms()],
+            )
+            .map(|n| n == 1)
+        })
+        .await
+    }
+
+    async fn marked(&self, incident: &IncidentArn, key: &str) -> Result<bool, StoreError> {
+        let (arn, key) = (incident.as_str().to_owned(), key.to_owned());
+        self.with(move |c| {
+            c.query_row("SELECT 1 FROM marks WHERE incident = ?1 AND key = ?2", params![arn, key], |_| Ok(()))
+                .optional()
+                .map(|r| r.is_some())
+        })
+        .await
+    }
+
+    async fn claim_message(&self, message: u64, incident: &IncidentArn) -> Result<Option<IncidentArn>, StoreError> {
+        let arn = incident.as_str().to_owned();
+        self.with(move |c| {
+            let tx = c.unchecked_transaction()?;
+            let existing: Option<String> = tx
+                .query_row("SELECT incident FROM messages WHERE message = ?1", params![to_i64(message)], |r| r.get(0))
+                .optional()?;
+            if existing.is_none() {
+                tx.execute(
+                    "INSERT INTO messages (message, incident, at) VALUES (?1, ?2, ?3)",
+                    params![to_i64(message), arn, now_ms()],
+                )?;
+            }
+            tx.commit()?;
+            Ok(existing.and_then(|a| IncidentArn::parse(&a).ok()))
+        })
+        .await
+    }
+
+    async fn release_message(&self, message: u64) -> Result<(), StoreError> {
+        self.with(move |c| c.execute("DELETE FROM messages WHERE message = ?1", params![to_i64(message)]).map(drop))
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Status;
+
+    fn arn(n: u32) -> IncidentArn {
+        IncidentArn::parse(&format!("arn:aws:ssm-incidents::111122223333:incident-record/P/{n}")).unwrap()
+    }
+
+    fn checkpoint() -> Checkpoint {
+        Checkpoint {
+            events_after_ms: 1,
+            title: "t".into(),
+            impact: 2,
+            status: Status::Open,
+            created_ms: 1,
+            resolved_ms: None,
+            impact_history: vec![(1, 2)],
+            participants: ["<@1>".to_owned()].into(),
+            summary_posted: false,
+            archive_at_ms: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn what_is_stored_survives_a_reopen() {
+        let dir = std::env::temp_dir().join(format!("incident-bot-store-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("bot.db");
+        {
+            let s = SqliteStore::open(&path).unwrap();
+            let home = Home { incident: arn(1), guild: 10, channel: 20, thread: true, confirmation: Some((30, 40)) };
+            s.put_home(&home, &checkpoint()).await.unwrap();
+            assert!(s.mark(&arn(1), "event-a", Mark::Own).await.unwrap());
+            assert!(!s.mark(&arn(1), "event-a", Mark::Shown).await.unwrap(), "marked once, whichever way");
+            assert_eq!(s.claim_message(99, &arn(1)).await.unwrap(), None);
+        }
+        let s = SqliteStore::open(&path).unwrap();
+        let homes = s.homes().await.unwrap();
+        assert_eq!(homes.len(), 1);
+        assert_eq!(homes[0].0.confirmation, Some((30, 40)));
+        assert_eq!(homes[0].1, checkpoint());
+        assert!(s.marked(&arn(1), "event-a").await.unwrap());
+        assert_eq!(s.claim_message(99, &arn(2)).await.unwrap(), Some(arn(1)), "already on a timeline");
+        assert_eq!(s.home_in(20).await.unwrap().map(|h| h.incident), Some(arn(1)));
+        let version: i64 = s.conn.lock().unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        assert_eq!(usize::try_from(version).unwrap(), MIGRATIONS.len());
+    }
+
+    #[tokio::test]
+    async fn a_home_keeps_its_checkpoint_and_finishing_keeps_the_marks_for_a_reopening() {
+        let s = SqliteStore::in_memory().unwrap();
+        let home = Home { incident: arn(1), guild: 10, channel: 20, thread: false, confirmation: None };
+        s.put_home(&home, &checkpoint()).await.unwrap();
+        let mut later = checkpoint();
+        later.title = "changed".into();
+        s.save_checkpoint(&arn(1), &later).await.unwrap();
+        // Homed again (found by a later discovery, say): the checkpoint stays,
+        // and a confirmation is learnt.
+        let again = Home { confirmation: Some((1, 2)), ..home };
+        s.put_home(&again, &checkpoint()).await.unwrap();
+        let (h, c) = s.home_of(&arn(1)).await.unwrap().unwrap();
+        assert_eq!((h.confirmation, c.title.as_str()), (Some((1, 2)), "changed"));
+        s.mark(&arn(1), "k", Mark::Shown).await.unwrap();
+        s.finish(&arn(1)).await.unwrap();
+        assert!(s.homes().await.unwrap().is_empty());
+        assert!(s.marked(&arn(1), "k").await.unwrap(), "kept: a reopened incident shows nothing twice");
+        assert!(s.home_of(&arn(1)).await.unwrap().is_some(), "still known, no longer followed");
+        s.follow_again(&arn(1), &checkpoint()).await.unwrap();
+        assert_eq!(s.homes().await.unwrap().len(), 1, "followed again");
+    }
+
+    #[tokio::test]
+    async fn what_is_old_enough_is_forgotten_at_open() {
+        let dir = std::env::temp_dir().join(format!("incident-bot-store-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("prune.db");
+        let _ = std::fs::remove_file(&path);
+        let s = SqliteStore::open(&path).unwrap();
+        for n in [1, 2] {
+            let home =
+                Home { incident: arn(n), guild: 10, channel: 20 + u64::from(n), thread: true, confirmation: None };
+            s.put_home(&home, &checkpoint()).await.unwrap();
+            s.mark(&arn(n), "k", Mark::Shown).await.unwrap();
+            s.finish(&arn(n)).await.unwrap();
+        }
+        s.claim_message(7, &arn(1)).await.unwrap();
+        let long_ago = now_ms() - (KEEP_DAYS + 1) * 86_400_000;
+        s.with(move |c| {
+            c.execute("UPDATE homes SET finished_at = ?1 WHERE channel = 21", params![long_ago])?;
+            c.execute("UPDATE messages SET at = ?1", params![long_ago]).map(drop)
+        })
+        .await
+        .unwrap();
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(s.home_of(&arn(1)).await.unwrap().is_none(), "finished long ago: forgotten");
+        assert!(!s.marked(&arn(1), "k").await.unwrap());
+        assert!(s.home_of(&arn(2)).await.unwrap().is_some(), "finished just now: kept");
+        assert!(s.marked(&arn(2), "k").await.unwrap());
+        assert_eq!(s.claim_message(7, &arn(2)).await.unwrap(), None, "an old claim is forgotten");
+        drop(s);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        let e = SqliteStore::setup(conn).err().unwrap();
+        assert!(e.0.contains("newer than this incident-bot"), "{e}");
+    }
+}
