@@ -9,9 +9,12 @@
 #   docker run --rm --read-only --cap-drop ALL --security-opt no-new-privileges \
 #     -e DISCORD_TOKEN -e AWS_REGION \
 #     -v $PWD/config.toml:/etc/incident-bot/config.toml:ro \
+#     -v incident-bot-data:/var/lib/incident-bot \
 #     incident-bot
 #
-# The image holds no token, no config and no credentials.
+# The image holds no token, no config and no credentials. The one thing the
+# bot writes, its store (SQLite: which thread each incident lives in, how far
+# the mirror got), is on the volume at /var/lib/incident-bot.
 #
 # `.ci/docker-deps-check` replays the planner and dependency steps below on
 # the current manifest without Docker (with `cargo check`), so a manifest the
@@ -37,6 +40,9 @@ FROM chef AS builder
 # Dependencies first, in their own layer: rebuilt only when the recipe
 # (Cargo.toml, Cargo.lock, the list of targets) changes.
 COPY --from=planner /src/recipe.json recipe.json
+# Build settings the dependencies are compiled with (jemalloc's allocator
+# settings), before they are cooked.
+COPY .cargo .cargo
 RUN cargo chef cook --release --locked --recipe-path recipe.json
 # The real sources; only the binary is built (tests and benches are not).
 COPY . .
@@ -60,7 +66,13 @@ RUN groupadd --system --gid 10001 incident-bot \
 
 COPY --from=builder /usr/local/bin/incident-bot /usr/local/bin/incident-bot
 
-# config.toml is mounted here; the bot writes nothing, so --read-only works.
+# The store, on a volume owned by the bot's user: the only place it writes,
+# so the root file system can be --read-only.
+RUN mkdir -p /var/lib/incident-bot && chown 10001:10001 /var/lib/incident-bot
+ENV INCIDENT_BOT_STORE_PATH=/var/lib/incident-bot/incident-bot.db
+VOLUME ["/var/lib/incident-bot"]
+
+# config.toml is mounted here.
 WORKDIR /etc/incident-bot
 USER 10001:10001
 

@@ -65,11 +65,21 @@ pub async fn run(
         checkpoint.participants.insert(format!("<@{}>", d.origin.user_id));
         // What the bot declared is the starting point, so a change made
         // before the mirror's first look is shown too. With the title or
-        // impact left to the response plan, the first look reads them.
-        if let (Some(title), Some(impact)) = (&d.title, d.impact) {
-            title.as_str().clone_into(&mut checkpoint.title);
-            checkpoint.impact = i32::from(impact.value());
-            checkpoint.impact_history.push((checkpoint.created_ms, checkpoint.impact));
+        // impact left to the response plan, the record says what they are.
+        let declared = match (&d.title, d.impact) {
+            (Some(title), Some(impact)) => Some((title.as_str().to_owned(), i32::from(impact.value()))),
+            _ => match svc.backend.get_incident(arn).await {
+                Ok(r) => Some((r.title, r.impact)),
+                Err(e) => {
+                    warn!(code = e.code(), "could not read the new incident; the mirror reads it at its first look");
+                    None
+                }
+            },
+        };
+        if let Some((title, impact)) = declared {
+            checkpoint.title = title;
+            checkpoint.impact = impact;
+            checkpoint.impact_history.push((checkpoint.created_ms, impact));
         }
         if let Err(e) = svc.store.put_home(&home, &checkpoint).await {
             warn!(error = %e, "could not remember where the incident lives; it will not be mirrored");

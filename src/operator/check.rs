@@ -114,6 +114,7 @@ pub async fn check(config: &Config, token: Option<&ConfigError>, format: Format)
     for warning in &config.warnings {
         r.add(Status::Warn, "config", warning.clone(), None, None);
     }
+    check_store(config, &mut r).await;
     let listed = check_aws(config, &mut r).await;
     if let Some(plans) = listed {
         for (alias, arn) in &aliases {
@@ -148,6 +149,43 @@ pub async fn check(config: &Config, token: Option<&ConfigError>, format: Format)
         None => check_discord(config, &mut r).await,
     }
     r.finish()
+}
+
+/// The store opens (an existing database: read, migrated if it is older),
+/// or can be created where it is configured (nothing is created here).
+async fn check_store(config: &Config, r: &mut Report) {
+    use crate::store::Store as _;
+    let path = &config.store_path;
+    let fix = "set [store] path (INCIDENT_BOT_STORE_PATH) to a file the bot may write, on a persistent disk";
+    if path.exists() {
+        let opened = match crate::store::sqlite::SqliteStore::open(path) {
+            Ok(store) => store.homes().await,
+            Err(e) => Err(e),
+        };
+        match opened {
+            Ok(homes) => r.ok("store", format!("{} (SQLite; {} incidents followed)", path.display(), homes.len())),
+            Err(e) => r.add(Status::Fail, "store", format!("{} cannot be used", path.display()), Some(e.0), Some(fix)),
+        }
+        return;
+    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let probe = dir.join(format!(".incident-bot-check-{}", std::process::id()));
+    match std::fs::write(&probe, b"") {
+        Ok(()) => {
+            let _ = std::fs::remove_file(&probe);
+            r.ok("store", format!("{} (SQLite; created on first run)", path.display()));
+        }
+        Err(e) => r.add(
+            Status::Fail,
+            "store",
+            format!("{} cannot be created", path.display()),
+            Some(format!("{}: {e}", dir.display())),
+            Some(fix),
+        ),
+    }
 }
 
 /// Region, credentials, and a call to Incident Manager; the listed plans.

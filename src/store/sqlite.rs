@@ -80,6 +80,8 @@ impl SqliteStore {
     fn setup(conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(failed)?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(failed)?;
+        // Temporary tables in memory: the container's root is read-only.
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(failed)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(failed)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(failed)?;
         let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);

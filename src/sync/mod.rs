@@ -16,9 +16,13 @@
 //! `GetTimelineEvent` only for a new event; a `GetIncidentRecord` only when
 //! Incident Manager logged a change of the record. With nothing happening
 //! that is 2 × (60 / interval) calls a minute. Throttling doubles the wait
-//! (up to 5 minutes) until a pass goes through. Every 4th pass also looks
-//! for open incidents linked to a Discord channel elsewhere (one
-//! `ListRelatedItems` for each open incident not followed yet).
+//! (up to 5 minutes) until a pass goes through. Every 4th pass lists the
+//! timeline without the time filter instead (one page per 100 events:
+//! events written with an earlier time than the checkpoint, "backdated",
+//! are found there), and looks for open incidents linked to a Discord
+//! channel elsewhere (one `ListRelatedItems` for each open incident not
+//! followed yet, once; a `GetIncidentRecord` for a summarised one listed as
+//! open again).
 
 pub mod poll;
 pub mod report;
@@ -148,7 +152,11 @@ impl Mirror {
     /// One pass over the followed incidents; true if AWS throttled.
     pub async fn pass(&self, round: u64) -> bool {
         let mut throttled = false;
-        if round % DISCOVER_EVERY == DISCOVER_EVERY - 1 {
+        // Every few passes: incidents linked from elsewhere, and every event
+        // of the followed ones (one written with an earlier time than the
+        // checkpoint is not in the filtered list).
+        let sweep = round % DISCOVER_EVERY == DISCOVER_EVERY - 1;
+        if sweep {
             throttled |= self.discover().await;
         }
         let homes = match self.svc.store.homes().await {
@@ -170,7 +178,8 @@ impl Mirror {
                     continue;
                 }
             };
-            match poll::poll(&self.svc, &home, checkpoint, self.archive_after).await {
+            let look = poll::Look { archive_after: self.archive_after, sweep };
+            match poll::poll(&self.svc, &home, checkpoint, look).await {
                 Ok(()) => {}
                 Err(poll::Failed::Aws(e)) if e.kind == ErrorKind::Throttled => {
                     throttled = true;

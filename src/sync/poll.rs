@@ -39,8 +39,18 @@ fn since(ms: i64) -> std::time::SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms.max(0)).unwrap_or(0))
 }
 
+/// How a look is made.
+#[derive(Debug, Clone, Copy)]
+pub struct Look {
+    /// How long after the summary the thread is archived.
+    pub archive_after: Duration,
+    /// Whether every timeline event is listed, not only those after the
+    /// checkpoint.
+    pub sweep: bool,
+}
+
 /// Looks at `home`'s incident once; see the module documentation.
-pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, archive_after: Duration) -> Result<(), Failed> {
+pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, look: Look) -> Result<(), Failed> {
     let arn = &home.incident;
     let channel = ChannelId::new(home.channel);
     if cp.summary_posted {
@@ -48,7 +58,9 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, archive_after
     }
     let first_look = cp.title.is_empty();
     let mut record_changed = first_look;
-    let events = svc.backend.list_timeline_events(arn, since(cp.events_after_ms - OVERLAP_MS)).await?;
+    let after = if look.sweep { UNIX_EPOCH } else { since(cp.events_after_ms - OVERLAP_MS) };
+    let events = svc.backend.list_timeline_events(arn, after).await?;
+    tracing::debug!(incident = arn.as_str(), events = events.len(), sweep = look.sweep, "looked at the timeline");
     for e in &events {
         if svc.store.marked(arn, &e.id).await? {
             cp.events_after_ms = cp.events_after_ms.max(e.time_ms);
@@ -67,7 +79,10 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, archive_after
     if record_changed {
         let record = svc.backend.get_incident(arn).await?;
         if first_look {
+            // Kept at once: a change made after this look is shown even if
+            // the process stops before the end of the pass.
             take(&mut cp, &record);
+            svc.store.save_checkpoint(arn, &cp).await?;
         } else {
             show_changes(svc, home, &mut cp, &record).await?;
         }
@@ -84,7 +99,7 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, archive_after
     }
     if cp.status == Status::Resolved && !cp.summary_posted {
         summarise(svc, home, &mut cp, &items).await?;
-        cp.archive_at_ms = Some(now_ms() + i64::try_from(archive_after.as_millis()).unwrap_or(i64::MAX));
+        cp.archive_at_ms = Some(now_ms() + i64::try_from(look.archive_after.as_millis()).unwrap_or(i64::MAX));
     }
     svc.store.save_checkpoint(arn, &cp).await?;
     if cp.summary_posted {

@@ -204,6 +204,87 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
     assert!(!stderr.contains(TOKEN) && !stderr.contains("do-not-log-me"), "the token leaked into the log");
 }
 
+/// The mirror across a crash: the binary is killed (SIGKILL) while changes
+/// made elsewhere stream in, and started again on the same store. Every
+/// change reaches the thread exactly once: none re-posted, none skipped,
+/// including those made while it was down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_bot_started_again_shows_each_change_once() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let config = temp_file(&format!(
+        "[discord]\nguild_ids = [{}]\napi_url = \"{}\"\n[incident.plans]\npayments = \"{}\"\n[sync]\ninterval_secs = 1\n",
+        super::fake_discord::GUILD_ID,
+        discord.api_url,
+        fim::plan_arn("Payments")
+    ));
+    let store = crate::helpers::fresh_store();
+    let start = || {
+        let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+        cmd.env("DISCORD_TOKEN", TOKEN)
+            .env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
+            .env("AWS_REGION", fim::REGION)
+            .env("AWS_ENDPOINT_URL_SSM_INCIDENTS", &aws.url)
+            .env("INCIDENT_BOT_STORE_PATH", &store);
+        cmd.spawn().unwrap()
+    };
+    let mut child = start();
+    let mut log = Log::of(&mut child);
+    log.wait_for("ready: serving").await;
+    let id =
+        discord.dispatch_interaction(super::fake_discord::incident_command(json!([opt("plan", "payments")]))).await;
+    let edit = discord.wait_edit(id, 2).await;
+    let thread: u64 =
+        crate::helpers::field(embed(&edit), "Thread").trim_start_matches("<#").trim_end_matches('>').parse().unwrap();
+    let arn = aws.incidents()[0].1.clone();
+    let shown = |n: usize| {
+        let text = format!("change {n} of the stream");
+        discord.with_state(|s| s.posts_in(thread).iter().filter(|p| p.contains(&text)).count())
+    };
+    for n in 1..=3 {
+        aws.event_elsewhere(&arn, "Custom Event", &format!("\"change {n} of the stream\""));
+    }
+    discord
+        .wait_for("the stream reaching the thread", |s| {
+            s.posts_in(thread).iter().any(|p| p.contains("change 2 of")).then_some(())
+        })
+        .await;
+    // Killed mid-stream: no shutdown, no last write.
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-KILL", &pid]).status().await.unwrap().success());
+    child.wait().await.unwrap();
+    drop(log);
+    for n in 4..=6 {
+        aws.event_elsewhere(&arn, "Custom Event", &format!("\"change {n} of the stream\""));
+    }
+    aws.change_elsewhere(&arn, None, Some(1), None, "arn:aws:sts::111122223333:assumed-role/OnCall/dana");
+
+    let mut child = start();
+    let mut log = Log::of(&mut child);
+    log.wait_for("ready: serving").await;
+    discord
+        .wait_for("every change in the thread", |s| {
+            let posts = s.posts_in(thread);
+            let all = (1..=6).all(|n| posts.iter().any(|p| p.contains(&format!("change {n} of"))));
+            (all && posts.iter().any(|p| p.contains("changed the impact"))).then_some(())
+        })
+        .await;
+    // Two more looks change nothing.
+    let looks = aws.requests("ListTimelineEvents").len();
+    aws.wait_requests("ListTimelineEvents", looks + 2).await;
+    for n in 1..=6 {
+        assert_eq!(shown(n), 1, "change {n} shown {} times", shown(n));
+    }
+    assert_eq!(
+        discord.with_state(|s| s.posts_in(thread).iter().filter(|p| p.contains("changed the impact")).count()),
+        1
+    );
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    assert_eq!(child.wait().await.unwrap().code(), Some(0));
+}
+
 // ---- Parity with `aws ssm-incidents start-incident` -------------------------
 
 const GOLDEN: &str = "tests/fixtures/aws-cli-start-incident.json";
@@ -280,7 +361,7 @@ async fn start_incident_body_is_what_the_aws_cli_sends() {
 /// `.ci/run` does). `INCIDENT_BOT_BLESS=1` rewrites the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_body_is_what_the_aws_cli_sends_today() {
-    let Ok(aws_cli) = which("aws") else {
+    let Ok(aws_cli) = crate::helpers::which("aws") else {
         assert!(std::env::var_os("INCIDENT_BOT_REQUIRE_AWS_CLI").is_none(), "the AWS CLI is required but not on PATH");
         eprintln!("SKIPPED: the AWS CLI is not installed (pip install awscli); .ci/run installs it");
         return;
@@ -307,12 +388,6 @@ async fn golden_body_is_what_the_aws_cli_sends_today() {
     }
     let golden: Value = serde_json::from_str(&std::fs::read_to_string(GOLDEN).unwrap()).unwrap();
     assert_eq!(body, golden);
-}
-
-fn which(name: &str) -> Result<PathBuf, ()> {
-    std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
-        .ok_or(())
 }
 
 #[tokio::test]

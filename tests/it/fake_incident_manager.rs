@@ -71,6 +71,9 @@ pub struct Record {
 
 /// The principal the tests' credentials are (the bot's role).
 pub const BOT_PRINCIPAL: &str = "arn:aws:sts::111122223333:assumed-role/incident-bot/bot";
+/// A second identity (same secret): an on-call engineer at a terminal.
+pub const OPERATOR_KEY: &str = "AKIDONCALLOPERATOR";
+pub const OPERATOR_PRINCIPAL: &str = "arn:aws:sts::111122223333:assumed-role/OnCall/cli";
 
 impl Record {
     fn new(arn: String, title: String, impact: i64, created: f64, related: Vec<Value>) -> Self {
@@ -366,15 +369,15 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
     let resp = match (&operation, fault) {
         (_, Some(Fault::Error(status, code, message))) => aws_error(status, code, message),
         (Some(op), Some(Fault::ActThenFail(status, code))) => {
-            if check(&req, op, &body).is_ok() {
-                respond(state, op, &body);
+            if let Ok(caller) = check(&req, op, &body) {
+                respond(state, op, &body, caller);
             }
             aws_error(status, code, "the answer was lost")
         }
         (None, _) => aws_error(404, "UnknownOperationException", "Unknown operation"),
         (Some(op), None) => match check(&req, op, &body) {
             Err(resp) => resp,
-            Ok(()) => respond(state, op, &body),
+            Ok(caller) => respond(state, op, &body, caller),
         },
     };
     if !delay.is_zero() {
@@ -433,12 +436,13 @@ fn operation_for(method: &str, path: &str) -> Option<String> {
     })
 }
 
-/// Protocol, signature and model checks, as the service makes them.
-fn check(req: &Req, op: &str, body: &Value) -> Result<(), Resp> {
+/// Protocol, signature and model checks, as the service makes them; the
+/// caller's principal.
+fn check(req: &Req, op: &str, body: &Value) -> Result<&'static str, Resp> {
     if req.method != "GET" && req.header("content-type") != Some("application/json") {
         return Err(aws_error(415, "UnsupportedMediaTypeException", "content-type must be application/json"));
     }
-    verify_sigv4(req)?;
+    let caller = verify_sigv4(req)?;
     if !body.is_object() {
         return Err(aws_error(400, "SerializationException", "body is not a JSON object"));
     }
@@ -453,10 +457,10 @@ fn check(req: &Req, op: &str, body: &Value) -> Result<(), Resp> {
         let msg = format!("{n} validation error{} detected: {}", if n == 1 { "" } else { "s" }, errors.join("; "));
         return Err(aws_error(400, "ValidationException", &msg));
     }
-    Ok(())
+    Ok(caller)
 }
 
-fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
+fn respond(state: &Mutex<State>, op: &str, body: &Value, caller: &str) -> Resp {
     let mut s = state.lock().unwrap();
     match op {
         "StartIncident" => {
@@ -577,10 +581,10 @@ fn respond(state: &Mutex<State>, op: &str, body: &Value) -> Resp {
                             }
                             r.status = st.to_owned();
                         }
-                        r.last_modified_by = BOT_PRINCIPAL.to_owned();
+                        caller.clone_into(&mut r.last_modified_by);
                         r.event(
                             "SSM Incident Record Update",
-                            &json!({"modifiedBy": BOT_PRINCIPAL}).to_string(),
+                            &json!({"modifiedBy": caller}).to_string(),
                             now_secs(),
                             serial,
                         );
@@ -805,8 +809,9 @@ fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     ring::hmac::sign(&ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key), data).as_ref().to_vec()
 }
 
-/// Recomputes the SigV4 signature with the test secret and compares.
-fn verify_sigv4(req: &Req) -> Result<(), Resp> {
+/// Recomputes the SigV4 signature with the test secret and compares;
+/// the principal of the access key.
+fn verify_sigv4(req: &Req) -> Result<&'static str, Resp> {
     let deny = |code: &'static str, msg: &str| Err(aws_error(403, code, msg));
     let Some(auth) = req.header("authorization") else {
         return deny("MissingAuthenticationTokenException", "Missing Authentication Token");
@@ -821,7 +826,12 @@ fn verify_sigv4(req: &Req) -> Result<(), Resp> {
         return deny("IncompleteSignatureException", "Authorization header is incomplete");
     };
     let scope: Vec<&str> = credential.split('/').collect();
-    if scope.len() != 5 || scope[0] != ACCESS_KEY {
+    let caller = match scope.first() {
+        Some(&ACCESS_KEY) => BOT_PRINCIPAL,
+        Some(&OPERATOR_KEY) => OPERATOR_PRINCIPAL,
+        _ => "",
+    };
+    if scope.len() != 5 || caller.is_empty() {
         return deny("UnrecognizedClientException", "The security token included in the request is invalid.");
     }
     if scope[2] != REGION || scope[3] != "ssm-incidents" || scope[4] != "aws4_request" {
@@ -855,5 +865,5 @@ fn verify_sigv4(req: &Req) -> Result<(), Resp> {
             "The request signature we calculated does not match the signature you provided.",
         );
     }
-    Ok(())
+    Ok(caller)
 }

@@ -284,3 +284,41 @@ pub async fn wait_plans_listed(app: &TestApp) {
         tokio::task::yield_now().await;
     }
 }
+
+/// `name` on PATH.
+pub fn which(name: &str) -> Result<std::path::PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(name)).find(|p| p.is_file()))
+        .ok_or(())
+}
+
+/// Runs `aws ssm-incidents ARGS` (the AWS CLI v1, installed by `.ci/run`)
+/// against the fake as the on-call operator; its JSON output. `None` when
+/// the CLI is not installed and `INCIDENT_BOT_REQUIRE_AWS_CLI` is not set
+/// (the caller says SKIPPED).
+pub async fn aws_cli_as_operator(aws: &FakeIncidentManager, args: &[&str]) -> Option<Value> {
+    use super::fake_incident_manager as fim;
+    let Ok(cli) = which("aws") else {
+        assert!(std::env::var_os("INCIDENT_BOT_REQUIRE_AWS_CLI").is_none(), "the AWS CLI is required but not on PATH");
+        eprintln!("SKIPPED: the AWS CLI is not installed (pip install awscli); .ci/run installs it");
+        return None;
+    };
+    let out = tokio::process::Command::new(cli)
+        .arg("ssm-incidents")
+        .args(args)
+        .args(["--endpoint-url", &aws.url, "--region", fim::REGION, "--output", "json"])
+        .env("AWS_ACCESS_KEY_ID", fim::OPERATOR_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
+        .env("AWS_CONFIG_FILE", "/nonexistent")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+        .env_remove("AWS_PROFILE")
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(if out.stdout.iter().all(u8::is_ascii_whitespace) {
+        Value::Null
+    } else {
+        serde_json::from_slice(&out.stdout).unwrap()
+    })
+}

@@ -61,10 +61,14 @@ async fn run(cmd: &mut Command) -> (i32, String, String) {
 async fn check_passes_when_everything_is_in_place() {
     let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments", "Search"]).await);
     let path = config(&discord, &aws, "search = \"arn:aws:ssm-incidents::111122223333:response-plan/Search\"");
-    let (code, stdout, stderr) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
+    let store = crate::helpers::fresh_store();
+    let mut cmd = bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true);
+    let (code, stdout, stderr) = run(cmd.env("INCIDENT_BOT_STORE_PATH", &store)).await;
     assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!store.exists(), "check creates nothing");
     let expected = [
         format!("✔ config: {} (2 response plan aliases)", path.display()),
+        format!("✔ store: {} (SQLite; created on first run)", store.display()),
         format!("✔ AWS region: {}", fim::REGION),
         "✔ AWS credentials: found (access key AKID…)".to_owned(),
         format!("✔ Incident Manager: ListResponsePlans at {} listed 2 response plans", aws.url),
@@ -85,9 +89,17 @@ async fn check_passes_when_everything_is_in_place() {
 async fn check_reports_each_failure_and_exits_1() {
     let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
     let path = config(&discord, &aws, "ghost = \"arn:aws:ssm-incidents::111122223333:response-plan/Ghost\"");
-    let (code, stdout, _) =
-        run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some("wrong-token"), false)).await;
+    let mut cmd = bot(&["check", "--config", path.to_str().unwrap()], Some("wrong-token"), false);
+    let (code, stdout, _) = run(cmd.env("INCIDENT_BOT_STORE_PATH", "/proc/no-such-dir/incident-bot.db")).await;
     assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.contains(
+            "✘ store: /proc/no-such-dir/incident-bot.db cannot be created (cause: /proc/no-such-dir: No such file or \
+             directory (os error 2)). Fix: set [store] path (INCIDENT_BOT_STORE_PATH) to a file the bot may write, on \
+             a persistent disk"
+        ),
+        "{stdout}"
+    );
     assert!(stdout.contains("✘ AWS credentials: none found in the SDK's default chain (cause: "), "{stdout}");
     assert!(stdout.contains("⚠ Incident Manager: not checked: needs AWS credentials"), "{stdout}");
     assert!(
@@ -230,7 +242,8 @@ async fn check_runs_every_check_whatever_fails() {
         "⚠ config: no config file at ./config.toml; using defaults and the environment. Fix: copy \
          config.toml.example to config.toml, or pass --config PATH"
     );
-    assert_eq!(lines[1], format!("✔ AWS region: {}", fim::REGION));
+    assert!(lines[1].starts_with("✔ store: "), "{stdout}");
+    assert_eq!(lines[2], format!("✔ AWS region: {}", fim::REGION));
     assert!(lines.iter().any(|l| l.starts_with("✔ AWS credentials: found")), "{stdout}");
     let token: Vec<&&str> = lines.iter().filter(|l| l.contains("DISCORD_TOKEN")).collect();
     assert_eq!(token.len(), 1, "said once: {stdout}");

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::fake_discord::{self, CHANNEL_ID, Event, GUILD_ID, USER_ID};
 use super::fake_incident_manager::Fault;
-use super::helpers::{TestApp, TestConfig, embed, field, opt, spawn_app_with, spawn_bot};
+use super::helpers::{TestApp, TestConfig, aws_cli_as_operator, embed, field, opt, spawn_app_with, spawn_bot};
 
 const CONSOLE_USER: &str = "arn:aws:sts::111122223333:assumed-role/OnCall/dana";
 
@@ -30,18 +30,33 @@ async fn passes(app: &TestApp, n: usize) {
     app.aws.wait_requests("ListTimelineEvents", now + n).await;
 }
 
-/// The posts in `thread` that contain `text`, once at least one does.
+/// A post as Discord shows it: Markdown escapes (`\-`) shown as the
+/// character.
+fn shown(post: &str) -> String {
+    let mut out = String::with_capacity(post.len());
+    let mut chars = post.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\\' && chars.peek().is_some_and(char::is_ascii_punctuation) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The posts in `thread` that show `text`, once at least one does (as
+/// Discord shows them).
 async fn wait_post(app: &TestApp, thread: u64, text: &str) -> Vec<String> {
     app.discord
         .wait_for(&format!("a post containing {text:?} in the thread"), |s| {
-            let found: Vec<String> = s.posts_in(thread).into_iter().filter(|p| p.contains(text)).collect();
+            let found: Vec<String> = s.posts_in(thread).iter().filter(|p| shown(p).contains(text)).cloned().collect();
             (!found.is_empty()).then_some(found)
         })
         .await
 }
 
 fn count(app: &TestApp, thread: u64, text: &str) -> usize {
-    app.discord.with_state(|s| s.posts_in(thread).iter().filter(|p| p.contains(text)).count())
+    app.discord.with_state(|s| s.posts_in(thread).iter().filter(|p| shown(p).contains(text)).count())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -296,5 +311,46 @@ async fn a_lost_database_is_rebuilt_without_reposting_history() {
     app.aws.event_elsewhere(&arn, "Custom Event", "\"new news\"");
     wait_post(&app, thread, "new news").await;
     assert_eq!(count(&app, thread, "old news"), 1, "history is not posted again");
+    app.stop().await;
+}
+
+/// An on-call engineer works on the incident with the AWS CLI, as its own
+/// identity: the impact change, the note and the resolve reach the thread,
+/// named after the CLI's principal, and the summary follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_an_operator_does_with_the_aws_cli_reaches_the_thread() {
+    let app = spawn_app_with(TestConfig { archive_after_mins: 0, ..mirrored() }).await;
+    let (_, arn, thread) = declare(&app, "CLI at 3 a.m.").await;
+    let Some(_) = aws_cli_as_operator(&app.aws, &["update-incident-record", "--arn", &arn, "--impact", "1"]).await
+    else {
+        return app.stop().await;
+    };
+    let note = r#""Failed over to us-west-2""#;
+    let when = "2026-01-01T03:00:00Z";
+    aws_cli_as_operator(
+        &app.aws,
+        &[
+            "create-timeline-event",
+            "--incident-record-arn",
+            &arn,
+            "--event-time",
+            when,
+            "--event-type",
+            "Custom Event",
+            "--event-data",
+            note,
+        ],
+    )
+    .await;
+    let impact = wait_post(&app, thread, "changed the impact").await;
+    assert!(impact[0].ends_with("· `OnCall/cli` changed the impact: 2 · High → **1 · Critical**"), "{impact:?}");
+    wait_post(&app, thread, "Failed over to us-west-2").await;
+    aws_cli_as_operator(&app.aws, &["update-incident-record", "--arn", &arn, "--status", "RESOLVED"]).await;
+    let resolved = wait_post(&app, thread, "resolved the incident").await;
+    assert!(resolved[0].contains("`OnCall/cli` ✅ resolved the incident in Incident Manager"), "{resolved:?}");
+    wait_post(&app, thread, "Post-incident summary").await;
+    for text in ["changed the impact", "Failed over", "resolved the incident"] {
+        assert_eq!(count(&app, thread, text), 1, "{text}");
+    }
     app.stop().await;
 }
