@@ -394,7 +394,7 @@ async fn run_mirror(discord: &FakeDiscord, aws: &FakeIncidentManager, m: MirrorR
                 if let Event::ChannelMessage { body, .. } = e
                     && let Some(text) = body["content"].as_str()
                     && let Some(tag) =
-                        text.split("mirror-event-").nth(1).map(|t| t.split_whitespace().next().unwrap_or(""))
+                        text.split("mirror event ").nth(1).map(|t| t.split_whitespace().next().unwrap_or(""))
                 {
                     let entry = seen.entry(tag.to_owned()).or_insert((Instant::now(), 0));
                     entry.1 += 1;
@@ -406,7 +406,7 @@ async fn run_mirror(discord: &FakeDiscord, aws: &FakeIncidentManager, m: MirrorR
     while start.elapsed() < minute {
         let arn = &arns[n % arns.len()];
         let tag = format!("{n}");
-        aws.event_elsewhere(arn, "Custom Event", &format!("\"mirror-event-{tag} happened\""));
+        aws.event_elsewhere(arn, "Custom Event", &format!("\"mirror event {tag} happened\""));
         written.push((tag, Instant::now()));
         n += 1;
         watch(&mut cursor, &mut seen);

@@ -305,11 +305,19 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn what_is_stored_survives_a_reopen() {
-        let dir = std::env::temp_dir().join(format!("incident-bot-store-{}", std::process::id()));
+    /// An empty directory for one test (tests run in parallel): a
+    /// write-ahead log left by an earlier run would be replayed into a new
+    /// database of the same name.
+    fn scratch(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("incident-bot-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    #[tokio::test]
+    async fn what_is_stored_survives_a_reopen() {
+        let dir = scratch("reopen");
         let path = dir.join("bot.db");
         {
             let s = SqliteStore::open(&path).unwrap();
@@ -356,10 +364,8 @@ mod tests {
 
     #[tokio::test]
     async fn what_is_old_enough_is_forgotten_at_open() {
-        let dir = std::env::temp_dir().join(format!("incident-bot-store-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let dir = scratch("prune");
         let path = dir.join("prune.db");
-        let _ = std::fs::remove_file(&path);
         let s = SqliteStore::open(&path).unwrap();
         for n in [1, 2] {
             let home =
