@@ -361,25 +361,9 @@ async fn start_incident_body_is_what_the_aws_cli_sends() {
 /// `.ci/run` does). `INCIDENT_BOT_BLESS=1` rewrites the file.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_body_is_what_the_aws_cli_sends_today() {
-    let Ok(aws_cli) = crate::helpers::which("aws") else {
-        assert!(std::env::var_os("INCIDENT_BOT_REQUIRE_AWS_CLI").is_none(), "the AWS CLI is required but not on PATH");
-        eprintln!("SKIPPED: the AWS CLI is not installed (pip install awscli); .ci/run installs it");
-        return;
-    };
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let (_, args) = parity_case();
-    let out = Command::new(aws_cli)
-        .args(&args)
-        .args(["--endpoint-url", &aws.url, "--region", fim::REGION, "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY)
-        .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
-        .env("AWS_CONFIG_FILE", "/nonexistent")
-        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-        .env_remove("AWS_PROFILE")
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "aws cli failed: {}", String::from_utf8_lossy(&out.stderr));
+    let Some(out) = crate::helpers::aws_cli(&aws, fim::ACCESS_KEY, &args).await else { return };
     let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(printed["incidentRecordArn"].as_str().unwrap().contains(":incident-record/Payments/"));
     let body = aws.requests("StartIncident")[0].body.clone();

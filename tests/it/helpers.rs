@@ -292,11 +292,15 @@ pub fn which(name: &str) -> Result<std::path::PathBuf, ()> {
         .ok_or(())
 }
 
-/// Runs `aws ssm-incidents ARGS` (the AWS CLI v1, installed by `.ci/run`)
-/// against the fake as the on-call operator; its JSON output. `None` when
-/// the CLI is not installed and `INCIDENT_BOT_REQUIRE_AWS_CLI` is not set
-/// (the caller says SKIPPED).
-pub async fn aws_cli_as_operator(aws: &FakeIncidentManager, args: &[&str]) -> Option<Value> {
+/// Runs the AWS CLI (v1, installed by `.ci/run`) with `args` against the
+/// fake, signed with `access_key`. `None` when the CLI is not installed and
+/// `INCIDENT_BOT_REQUIRE_AWS_CLI` is not set (it says SKIPPED); it panics
+/// when the CLI fails.
+pub async fn aws_cli<S: AsRef<std::ffi::OsStr>>(
+    aws: &FakeIncidentManager,
+    access_key: &str,
+    args: &[S],
+) -> Option<std::process::Output> {
     use super::fake_incident_manager as fim;
     let Ok(cli) = which("aws") else {
         assert!(std::env::var_os("INCIDENT_BOT_REQUIRE_AWS_CLI").is_none(), "the AWS CLI is required but not on PATH");
@@ -304,10 +308,9 @@ pub async fn aws_cli_as_operator(aws: &FakeIncidentManager, args: &[&str]) -> Op
         return None;
     };
     let out = tokio::process::Command::new(cli)
-        .arg("ssm-incidents")
         .args(args)
         .args(["--endpoint-url", &aws.url, "--region", fim::REGION, "--output", "json"])
-        .env("AWS_ACCESS_KEY_ID", fim::OPERATOR_KEY)
+        .env("AWS_ACCESS_KEY_ID", access_key)
         .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
         .env("AWS_CONFIG_FILE", "/nonexistent")
         .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
@@ -315,7 +318,15 @@ pub async fn aws_cli_as_operator(aws: &FakeIncidentManager, args: &[&str]) -> Op
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "aws {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "aws cli failed: {}", String::from_utf8_lossy(&out.stderr));
+    Some(out)
+}
+
+/// `aws ssm-incidents ARGS` as the on-call operator (another identity than
+/// the bot's); its JSON output (`Null` when it prints nothing).
+pub async fn aws_cli_as_operator(aws: &FakeIncidentManager, args: &[&str]) -> Option<Value> {
+    let args: Vec<&str> = std::iter::once("ssm-incidents").chain(args.iter().copied()).collect();
+    let out = aws_cli(aws, super::fake_incident_manager::OPERATOR_KEY, &args).await?;
     Some(if out.stdout.iter().all(u8::is_ascii_whitespace) {
         Value::Null
     } else {
