@@ -1,13 +1,14 @@
 //! [`Store`] on an embedded SQLite database (rusqlite, with SQLite built
 //! in: no system library to match, and the same engine everywhere).
 //!
-//! One connection, behind a mutex, is the one writer; calls run on tokio's
-//! blocking threads. WAL journal, `synchronous = NORMAL` (a power cut can
+//! One connection, owned by the store's own thread, is the one writer;
+//! calls queue for that thread and await its answer. WAL journal, `synchronous = NORMAL` (a power cut can
 //! lose the last transactions, never corrupt the file). The schema is
 //! versioned in `PRAGMA user_version` and migrated forward at open.
 
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc;
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -52,8 +53,14 @@ const KEEP_DAYS: i64 = 30;
 /// See the module documentation.
 #[derive(Clone)]
 pub struct SqliteStore {
-    conn: Arc<Mutex<Connection>>,
+    /// The store's thread, which owns the connection: one writer, and one
+    /// thread however many callers wait (tokio's blocking pool would start
+    /// a thread per waiting caller, up to 512, in a burst of declarations).
+    jobs: mpsc::Sender<Job>,
 }
+
+/// A unit of work for the store's thread.
+type Job = Box<dyn FnOnce(&Connection) + Send>;
 
 fn failed(e: impl std::fmt::Display) -> StoreError {
     StoreError(e.to_string())
@@ -82,6 +89,10 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(failed)?;
         // Temporary tables in memory: the container's root is read-only.
         conn.pragma_update(None, "temp_store", "MEMORY").map_err(failed)?;
+        // A page cache of 512 KiB (SQLite's default is 2 MiB): the database
+        // holds a few rows per incident, and a bot at rest should not keep
+        // pages it read once.
+        conn.pragma_update(None, "cache_size", -512).map_err(failed)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(failed)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0)).map_err(failed)?;
         let known = i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX);
@@ -108,22 +119,33 @@ impl SqliteStore {
              COMMIT;"
         ))
         .map_err(failed)?;
-        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("store".into())
+            .spawn(move || {
+                // Ends when the last handle to the store is dropped.
+                for job in queue {
+                    // A panic fails that one call (its caller sees the
+                    // thread's answer dropped), not the store.
+                    let _ = catch_unwind(AssertUnwindSafe(|| job(&conn)));
+                }
+            })
+            .map_err(|e| StoreError(format!("cannot start the store's thread: {e}")))?;
+        Ok(Self { jobs })
     }
 
-    /// Runs `f` on the connection, on a blocking thread.
+    /// Runs `f` on the connection, on the store's thread, in turn.
     async fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, StoreError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&conn)
-        })
-        .await
-        .map_err(failed)?
-        .map_err(failed)
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            // A caller that went away does not want the answer.
+            let _ = tx.send(f(conn));
+        });
+        self.jobs.send(job).map_err(|_| StoreError("the store's thread has stopped".into()))?;
+        rx.await.map_err(|_| StoreError("the store's thread has stopped".into()))?.map_err(failed)
     }
 }
 
@@ -316,6 +338,14 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_call_that_panics_fails_alone() {
+        let s = SqliteStore::in_memory().unwrap();
+        let e = s.with(|_| -> rusqlite::Result<()> { panic!("a bug in one call") }).await;
+        assert!(e.is_err(), "the panicking call fails");
+        assert!(s.mark(&arn(1), "event-a", Mark::Own).await.unwrap(), "the store still answers");
+    }
+
+    #[tokio::test]
     async fn what_is_stored_survives_a_reopen() {
         let dir = scratch("reopen");
         let path = dir.join("bot.db");
@@ -335,7 +365,7 @@ mod tests {
         assert!(s.marked(&arn(1), "event-a").await.unwrap());
         assert_eq!(s.claim_message(99, &arn(2)).await.unwrap(), Some(arn(1)), "already on a timeline");
         assert_eq!(s.home_in(20).await.unwrap().map(|h| h.incident), Some(arn(1)));
-        let version: i64 = s.conn.lock().unwrap().pragma_query_value(None, "user_version", |r| r.get(0)).unwrap();
+        let version: i64 = s.with(|c| c.pragma_query_value(None, "user_version", |r| r.get(0))).await.unwrap();
         assert_eq!(usize::try_from(version).unwrap(), MIGRATIONS.len());
     }
 
