@@ -17,8 +17,10 @@
 //! Then, in a fresh process of incident-bot alone, the soak: rounds of
 //! declarations, each from a new user, Incident Manager answering in 0–200
 //! ms, the fakes forgetting what they recorded between rounds (so their own
-//! memory stays flat); the bot's RSS after each round, then its RSS and open
-//! descriptors every 10 s of quiet.
+//! memory stays flat); the bot's RSS after each round (read once its pooled
+//! connections have closed, or 45 s after the round went quiet, plus 2 s for
+//! the allocator to give freed pages back), then its RSS and open
+//! descriptors every 10 s of quiet after the last round.
 //!
 //! Last, the mirror, in a fresh process: 50 incidents declared (each with
 //! its thread), a minute of quiet (the AWS calls the mirror makes when
@@ -120,8 +122,9 @@ struct MirrorReport {
 /// What the soak measured.
 #[derive(Default)]
 struct SoakReport {
-    /// Per round: RSS once it went quiet (KB), declare p99, lost, duplicated.
-    rounds: Vec<(u64, Duration, usize, usize)>,
+    /// Per round: RSS once its connections closed (KB), declare p99, lost,
+    /// duplicated, and how long after the round went quiet the RSS was read.
+    rounds: Vec<(u64, Duration, usize, usize, Duration)>,
     /// Every 10 s of quiet: seconds since the last round, RSS (KB), open descriptors.
     quiet: Vec<(u64, u64, usize)>,
     idle_fds: usize,
@@ -476,6 +479,7 @@ async fn run_soak(
     let mut report = SoakReport { idle_fds, ..SoakReport::default() };
     aws.set_delay_up_to(Duration::from_millis(200));
     let mut user = 700_000_000_000_000_000u64;
+    let mut quiet_from = Instant::now();
     for round in 0..soak.rounds {
         let mut ids = Vec::with_capacity(soak.n);
         for i in 0..soak.n {
@@ -488,16 +492,37 @@ async fn run_soak(
         collect(discord, &ids, &answered, 0, &mut run);
         count_incidents(aws, 0, &mut run);
         settle(discord, aws).await;
-        report.rounds.push((rss_kb(pid, "VmRSS:"), pct(&run.declare, 99.0), run.lost, run.duplicated));
+        quiet_from = Instant::now();
+        let read_after = rss_after_round(pid, idle_fds, quiet_from).await;
+        report.rounds.push((rss_kb(pid, "VmRSS:"), pct(&run.declare, 99.0), run.lost, run.duplicated, read_after));
         discord.reset();
         aws.reset();
     }
-    let quiet_from = Instant::now();
     for t in (10..=soak.quiet_secs).step_by(10) {
+        // Already past while the last round's RSS was read: that reading
+        // stands for it.
+        if Instant::now() > quiet_from + Duration::from_secs(t) {
+            continue;
+        }
         tokio::time::sleep_until((quiet_from + Duration::from_secs(t)).into()).await;
         report.quiet.push((t, rss_kb(pid, "VmRSS:"), open_fds(pid)));
     }
     report
+}
+
+/// Waits, once a round has gone quiet (at `quiet_from`), for the state in
+/// which each round's RSS is read: the bot's pooled connections closed
+/// (open descriptors back to the idle count; at most 45 s), then 2 s more
+/// for the allocator's 1 s decay. Read any earlier and the figure lands on
+/// a sawtooth of connections and freed pages not yet given back, which
+/// says nothing about what is kept. Returns the wait.
+async fn rss_after_round(pid: u32, idle_fds: usize, quiet_from: Instant) -> Duration {
+    let cap = quiet_from + Duration::from_secs(45);
+    while open_fds(pid) > idle_fds && Instant::now() < cap {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    quiet_from.elapsed()
 }
 
 /// Waits until the bot has gone quiet (no request to either fake for a
@@ -705,12 +730,13 @@ fn print_soak(s: &Soak, r: &Report) -> bool {
     );
     println!("{:<48} {:>11.2} MB · {} open descriptors", "soak: idle before", idle, soak.idle_fds);
     let mut bad = false;
-    for (i, (rss, p99, lost, dup)) in soak.rounds.iter().enumerate() {
+    for (i, (rss, p99, lost, dup, after)) in soak.rounds.iter().enumerate() {
         println!(
-            "{:<48} {:>11.2} MB · declare p99 {:.0} ms · lost {lost} · duplicated {dup}",
+            "{:<48} {:>11.2} MB · declare p99 {:.0} ms · lost {lost} · duplicated {dup} · read {:.1} s after quiet",
             format!("soak: RSS after round {}", i + 1),
             mb(*rss),
-            p99.as_secs_f64() * 1e3
+            p99.as_secs_f64() * 1e3,
+            after.as_secs_f64()
         );
         bad |= *lost > 0 || *dup > 0;
     }

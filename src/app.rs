@@ -37,7 +37,7 @@ use crate::services::{Services, Settings};
 use crate::shutdown::Shutdown;
 use crate::store::sqlite::SqliteStore;
 use crate::sync::Mirror;
-use crate::transport::gateway;
+use crate::transport::{gateway, http};
 
 /// Why the bot stopped with an error; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +52,13 @@ pub enum AppError {
     TokenRejected,
     #[error("cannot serve /healthz and /metrics on {0}: {1}")]
     Listen(std::net::SocketAddr, std::io::Error),
+    #[error("cannot serve Discord interactions on {0} ([interactions] listen): {1}")]
+    InteractionsListen(std::net::SocketAddr, std::io::Error),
+    #[error(
+        "[interactions] public_key is not the public key of the application this token belongs to ({app}): copy \
+         it from the Developer Portal, General Information → Public Key"
+    )]
+    PublicKeyMismatch { app: String },
     #[error("the store at {} cannot be used ({cause}): set [store] path (INCIDENT_BOT_STORE_PATH) to a writable file", path.display())]
     Store { path: std::path::PathBuf, cause: crate::store::StoreError },
 }
@@ -60,7 +67,13 @@ impl AppError {
     /// The process exit code: 2 for what the operator must configure, else 1.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Self::NoRegion | Self::NoCredentials(_) | Self::TokenRejected | Self::Listen(..) | Self::Store { .. } => 2,
+            Self::NoRegion
+            | Self::NoCredentials(_)
+            | Self::TokenRejected
+            | Self::Listen(..)
+            | Self::InteractionsListen(..)
+            | Self::PublicKeyMismatch { .. }
+            | Self::Store { .. } => 2,
             Self::Discord(_) => 1,
         }
     }
@@ -108,13 +121,23 @@ pub async fn run_with_health(
     check_credentials(sdk).await?;
     let store = SqliteStore::open(&config.store_path)
         .map_err(|cause| AppError::Store { path: config.store_path.clone(), cause })?;
+    // The interactions endpoint's port, taken before anything talks to
+    // Discord: a port in use stops the bot at once.
+    let endpoint_listener = match &config.interactions {
+        Some(i) => Some(http::bind(i.listen).await.map_err(|e| AppError::InteractionsListen(i.listen, e))?),
+        None => None,
+    };
     let tasks = Shutdown::new();
     if let Some(addr) = config.listen {
         observe::serve(addr, metrics.clone(), health.clone(), &tasks).await.map_err(|e| AppError::Listen(addr, e))?;
     }
     let clients = ClientFactory::new(&config.discord.token, config.discord.api_url.as_ref());
     let rest = Rest::new(clients.http());
-    let Some((me, gateway_url)) = preflight(&rest, &clients.api_base(), &requested).await? else {
+    let mode = match &config.interactions {
+        Some(i) => Preflight::Endpoint(i.public_key),
+        None => Preflight::Gateway,
+    };
+    let Some((me, gateway_url)) = preflight(&rest, &clients.api_base(), mode, &requested).await? else {
         tasks.stop(TASKS_GRACE).await;
         return Ok(());
     };
@@ -132,11 +155,15 @@ pub async fn run_with_health(
     let guilds = config.discord.guild_ids;
     start_registration(&bot, guilds.clone(), &health, &tasks);
     let ready = format!(
-        "ready: serving /incident, /incident-update and “Add to incident timeline” as {} ({}) in {}; AWS region \
-         {region} at {endpoint}; {}; store {}; {}",
+        "ready: serving /incident, /incident-update and “Add to incident timeline” as {} ({}) in {}, {}; AWS \
+         region {region} at {endpoint}; {}; store {}; {}",
         me.name,
         me.id,
         if guilds.is_empty() { "every server (global commands)".to_owned() } else { format!("servers {guilds:?}") },
+        config.interactions.as_ref().map_or_else(
+            || "over the gateway".to_owned(),
+            |i| format!("over HTTP interactions at {}{}", i.listen, i.path)
+        ),
         config
             .sync
             .interval
@@ -153,9 +180,10 @@ pub async fn run_with_health(
     });
     let grace = config.limits.shutdown_grace;
     let close = {
-        let bot = bot.clone();
+        let (bot, health) = (bot.clone(), health.clone());
         async move {
             requested.cancelled().await;
+            health.set_draining();
             info!(grace_secs = grace.as_secs(), "shutting down: no new interactions; finishing those in flight");
             let left = bot.drain(grace).await;
             if left > 0 {
@@ -163,8 +191,17 @@ pub async fn run_with_health(
             }
         }
     };
-    let callback = Arc::new(RestCallback(discord));
-    let result = gateway::run(&clients, &gateway_url, rest, bot, callback, metrics, health, close).await;
+    let result = match (endpoint_listener, &config.interactions, gateway_url) {
+        (Some(listener), Some(i), _) => {
+            let endpoint = http::Endpoint::new(i.public_key, i.path.clone(), bot, metrics);
+            http::run(listener, endpoint, health, close).await.map_err(|e| AppError::InteractionsListen(i.listen, e))
+        }
+        (_, _, Some(url)) => {
+            let callback = Arc::new(RestCallback(discord));
+            gateway::run(&clients, &url, rest, bot, callback, metrics, health, close).await.map_err(AppError::from)
+        }
+        _ => unreachable!("preflight gives the gateway's URL when there is no endpoint"),
+    };
     tasks.stop(TASKS_GRACE).await;
     result?;
     info!("stopped");
@@ -187,18 +224,46 @@ async fn check_credentials(sdk: &SdkConfig) -> Result<(), AppError> {
     Err(AppError::NoCredentials(cause))
 }
 
-/// The token (over REST: a rejected one stops the bot at once) and the
-/// gateway's URL, from the configured API only: while it cannot be reached,
-/// each attempt logs one line naming it and the cause, and waits longer.
-/// `None` when shutdown was requested meanwhile.
+/// What start-up checks with Discord besides the token.
+#[derive(Debug, Clone, Copy)]
+enum Preflight {
+    /// The gateway's URL.
+    Gateway,
+    /// The application, whose public key must be this one.
+    Endpoint([u8; 32]),
+}
+
+/// The token (over REST: a rejected one stops the bot at once), then the
+/// gateway's URL or the application's public key, from the configured API
+/// only: while it cannot be reached, each attempt logs one line naming it
+/// and the cause, and waits longer. `None` when shutdown was requested
+/// meanwhile; the gateway's URL in gateway mode.
 async fn preflight(
     api: &Rest,
     base: &str,
+    mode: Preflight,
     requested: &CancellationToken,
-) -> Result<Option<(BotUser, String)>, AppError> {
+) -> Result<Option<(BotUser, Option<String>)>, AppError> {
     let Some(me) = until_reached(base, requested, || api.bot_user()).await? else { return Ok(None) };
-    let Some(url) = until_reached(base, requested, || api.gateway_url()).await? else { return Ok(None) };
-    Ok(Some((me, url)))
+    match mode {
+        Preflight::Gateway => {
+            let Some(url) = until_reached(base, requested, || api.gateway_url()).await? else { return Ok(None) };
+            Ok(Some((me, Some(url))))
+        }
+        Preflight::Endpoint(key) => {
+            // Also gives the REST client the application id, which the
+            // gateway's READY would otherwise.
+            let Some(app) = until_reached(base, requested, || api.application()).await? else { return Ok(None) };
+            if !app.verify_key.eq_ignore_ascii_case(&hex(&key)) {
+                return Err(AppError::PublicKeyMismatch { app: format!("{} {}", app.name, app.id) });
+            }
+            Ok(Some((me, None)))
+        }
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn until_reached<T, F, Fut>(base: &str, requested: &CancellationToken, mut call: F) -> Result<Option<T>, AppError>

@@ -35,7 +35,7 @@ fn main() -> ExitCode {
                 for warning in &config.warnings {
                     tracing::warn!("{warning}");
                 }
-                return run(config);
+                return runtime().block_on(run(config));
             }
             Err(e) => config_error(&e),
         },
@@ -88,6 +88,9 @@ fn config_error(e: &ConfigError) -> u8 {
     exit::USAGE
 }
 
+/// The async runtime of every command, the bot's included: one thread. The
+/// bot waits on the network; a second worker thread bought nothing in the
+/// load benchmark and cost its stack (README, "Memory").
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| {
         eprintln!("incident-bot: cannot start the async runtime: {e}");
@@ -95,7 +98,6 @@ fn runtime() -> tokio::runtime::Runtime {
     })
 }
 
-#[tokio::main]
 async fn run(config: Config) -> ExitCode {
     tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: runtime ready");
     let sdk = backend::sdk::sdk_config(&config.aws, None).await;

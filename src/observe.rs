@@ -1,6 +1,7 @@
 //! Health and metrics: an optional HTTP listener (`[server] listen`) with
-//! `/healthz` (200 only when the transport is ready, the gateway connected,
-//! and the commands are registered) and `/metrics` (Prometheus text format).
+//! `/healthz` (200 only when the transport is ready — the gateway connected,
+//! or the interactions endpoint listening — and the commands are registered,
+//! until shutdown begins) and `/metrics` (Prometheus text format).
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -48,6 +49,12 @@ pub struct Metrics {
     declare_latency: Histogram,
     aws_latency: HistogramFamily,
     reconnects: Counter,
+    refused: Family<ReasonLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: String,
 }
 
 impl Default for Metrics {
@@ -81,7 +88,14 @@ impl Metrics {
         registry.register("aws_call_seconds", "Incident Manager calls by operation and result", aws_latency.clone());
         let reconnects = Counter::default();
         registry.register("gateway_reconnects", "Gateway sessions resumed or re-identified", reconnects.clone());
-        Self { registry, declarations, ack_latency, declare_latency, aws_latency, reconnects }
+        let refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "interactions_refused",
+            "Requests to the HTTP interactions endpoint turned away, by reason (signature, replay, too_large, \
+             method, path, body)",
+            refused.clone(),
+        );
+        Self { registry, declarations, ack_latency, declare_latency, aws_latency, reconnects, refused }
     }
 
     /// Counts one declaration; `code` is the AWS error code for `aws_error`.
@@ -108,6 +122,11 @@ impl Metrics {
         self.reconnects.inc();
     }
 
+    /// Counts one request the interactions endpoint turned away.
+    pub fn interaction_refused(&self, reason: &str) {
+        self.refused.get_or_create(&ReasonLabels { reason: reason.to_owned() }).inc();
+    }
+
     /// The Prometheus text exposition of every metric.
     pub fn encode(&self) -> String {
         let mut out = String::new();
@@ -129,6 +148,8 @@ pub trait Readiness: Send + Sync {
 pub struct Health {
     transport: OnceLock<Arc<dyn Readiness>>,
     registered: AtomicBool,
+    /// Shutdown has begun: a load balancer should send no more.
+    draining: AtomicBool,
     registered_tx: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever readiness may have changed.
     changed: tokio::sync::watch::Sender<u64>,
@@ -139,6 +160,7 @@ impl Default for Health {
         Self {
             transport: OnceLock::new(),
             registered: AtomicBool::new(false),
+            draining: AtomicBool::new(false),
             registered_tx: tokio::sync::watch::channel(false).0,
             changed: tokio::sync::watch::channel(0).0,
         }
@@ -156,6 +178,13 @@ impl Health {
     /// closed).
     pub fn notify(&self) {
         self.changed.send_modify(|n| *n += 1);
+    }
+
+    /// Shutdown has begun: `/healthz` says so from now on (503), so that a
+    /// load balancer or orchestrator sends new work elsewhere.
+    pub fn set_draining(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+        self.notify();
     }
 
     pub fn set_registered(&self) {
@@ -190,6 +219,9 @@ impl Health {
 
     /// `Ok` when healthy, else the reason.
     pub async fn check(&self) -> Result<(), String> {
+        if self.draining.load(Ordering::SeqCst) {
+            return Err("shutting down".to_owned());
+        }
         match self.transport.get() {
             None => return Err("the bot is starting".to_owned()),
             Some(t) => t.check().await?,

@@ -203,7 +203,11 @@ impl DiscordApi for RecordingDiscord {
     }
 
     async fn application(&self) -> Result<AppInfo, ApiError> {
-        Ok(AppInfo { id: serenity::all::ApplicationId::new(1), name: "incident-bot".to_owned() })
+        Ok(AppInfo {
+            id: serenity::all::ApplicationId::new(1),
+            name: "incident-bot".to_owned(),
+            verify_key: "0".repeat(64),
+        })
     }
 
     async fn set_commands(&self, scope: CommandScope, commands: &[CreateCommand]) -> Result<(), ApiError> {

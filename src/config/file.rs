@@ -22,6 +22,56 @@ pub(super) struct FileConfig {
     pub(super) server: FileServer,
     pub(super) sync: FileSync,
     pub(super) store: FileStore,
+    /// Present: the HTTP interactions endpoint instead of the gateway.
+    pub(super) interactions: Option<FileInteractions>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(super) struct FileInteractions {
+    pub(super) listen: Option<std::net::SocketAddr>,
+    pub(super) public_key: Option<PublicKey>,
+    pub(super) path: Option<EndpointPath>,
+}
+
+/// The application's Ed25519 public key, as the Developer Portal shows it:
+/// 64 hexadecimal digits.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct PublicKey(pub(super) [u8; 32]);
+
+impl TryFrom<String> for PublicKey {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        const BAD: &str = "not an Ed25519 public key: 64 hexadecimal digits, as the Developer Portal shows under \
+                           General Information → Public Key";
+        let s = s.trim();
+        if s.len() != 64 || !s.is_ascii() {
+            return Err(BAD);
+        }
+        let mut key = [0u8; 32];
+        for (i, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| BAD)?;
+        }
+        Ok(Self(key))
+    }
+}
+
+/// The path the endpoint answers on: absolute, plain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub(super) struct EndpointPath(pub(super) String);
+
+impl TryFrom<String> for EndpointPath {
+    type Error = &'static str;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '_' | '.' | '~');
+        if s.starts_with('/') && s.len() <= 200 && s.chars().all(plain) {
+            Ok(Self(s))
+        } else {
+            Err("a path such as \"/interactions\": starting with `/`, of letters, digits, `/`, `-`, `_`, `.`, `~`")
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

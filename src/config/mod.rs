@@ -39,6 +39,8 @@ pub const ENV_OVERRIDES: &[(&str, &str, EnvKind)] = &[
     ("INCIDENT_BOT_LISTEN", "server.listen", EnvKind::Text),
     ("INCIDENT_BOT_STORE_PATH", "store.path", EnvKind::Text),
     ("INCIDENT_BOT_SYNC_INTERVAL_SECS", "sync.interval_secs", EnvKind::Integer),
+    ("INCIDENT_BOT_INTERACTIONS_LISTEN", "interactions.listen", EnvKind::Text),
+    ("INCIDENT_BOT_DISCORD_PUBLIC_KEY", "interactions.public_key", EnvKind::Text),
 ];
 
 /// How an environment override is turned into a TOML value.
@@ -67,6 +69,8 @@ pub struct Config {
     pub store_path: PathBuf,
     /// `[server] listen`: where `/healthz` and `/metrics` are served.
     pub listen: Option<std::net::SocketAddr>,
+    /// `[interactions]`: Discord POSTs interactions here (no gateway).
+    pub interactions: Option<InteractionsSettings>,
     /// Problems worth a warning at start-up that do not stop the bot.
     pub warnings: Vec<String>,
 }
@@ -134,6 +138,23 @@ pub struct SyncSettings {
     /// How long after its summary a resolved incident's thread is archived.
     pub archive_after: Duration,
 }
+
+/// `[interactions]`: the HTTP interactions endpoint, the transport used
+/// instead of the gateway when this table is present.
+#[derive(Debug, Clone)]
+pub struct InteractionsSettings {
+    /// Where the endpoint listens (behind the load balancer or proxy that
+    /// terminates TLS for Discord).
+    pub listen: std::net::SocketAddr,
+    /// The application's Ed25519 public key: every request's signature is
+    /// checked against it.
+    pub public_key: [u8; 32],
+    /// The path Discord POSTs to; others get 404.
+    pub path: String,
+}
+
+/// The path the endpoint answers on unless `[interactions] path` says.
+pub const DEFAULT_INTERACTIONS_PATH: &str = "/interactions";
 
 /// `[log]`.
 #[derive(Debug, Clone)]
@@ -262,6 +283,40 @@ impl Config {
             };
             invalid(&origin_of("incident.default_plan"), "incident.default_plan", &reason)
         })?;
+        let interactions = match file.interactions {
+            None => None,
+            Some(i) => {
+                let missing = |key: &str, what: &str| invalid(&origin_of(key), key, what);
+                let listen = i.listen.ok_or_else(|| {
+                    missing(
+                        "interactions.listen",
+                        "missing: the address the interactions endpoint listens on, e.g. \"0.0.0.0:8080\" \
+                         (INCIDENT_BOT_INTERACTIONS_LISTEN)",
+                    )
+                })?;
+                let public_key = i.public_key.ok_or_else(|| {
+                    missing(
+                        "interactions.public_key",
+                        "missing: the application's public key from the Developer Portal, General Information \
+                         (INCIDENT_BOT_DISCORD_PUBLIC_KEY)",
+                    )
+                })?;
+                Some(InteractionsSettings {
+                    listen,
+                    public_key: public_key.0,
+                    path: i.path.map_or_else(|| DEFAULT_INTERACTIONS_PATH.to_owned(), |p| p.0),
+                })
+            }
+        };
+        if let (Some(i), Some(health)) = (&interactions, file.server.listen)
+            && i.listen == health
+        {
+            return Err(invalid(
+                &origin_of("interactions.listen"),
+                "interactions.listen",
+                &format!("{health} is also [server] listen: give the endpoint and /healthz different ports"),
+            ));
+        }
         let aws = file.aws;
         let access = file.access;
         let limits = file.limits;
@@ -316,6 +371,7 @@ impl Config {
             },
             store_path: file.store.path,
             listen: file.server.listen,
+            interactions,
             warnings,
         })
     }

@@ -97,3 +97,48 @@ fn token_is_required_and_redacted() {
     let c = load("", &[("DISCORD_TOKEN", "super-secret-token")]).unwrap();
     assert!(!format!("{c:?}").contains("super-secret-token"));
 }
+
+const KEY: &str = "3b6a27bcceb6a42d62a3a8d02a6f0d73653215771de243a63ac048a18b59da29";
+
+#[test]
+fn interactions_endpoint() {
+    // Absent: the gateway.
+    assert!(load("", &[]).unwrap().interactions.is_none());
+    let c = load(&format!("[interactions]\nlisten = \"127.0.0.1:8080\"\npublic_key = \"{KEY}\"\n"), &[]).unwrap();
+    let i = c.interactions.unwrap();
+    assert_eq!(i.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(i.path, "/interactions");
+    assert_eq!(i.public_key[0], 0x3b);
+    assert_eq!(i.public_key[31], 0x29);
+    // Both from the environment, as a container sets them.
+    let c = load(
+        "[interactions]\npath = \"/discord/x\"\n",
+        &[("INCIDENT_BOT_INTERACTIONS_LISTEN", "0.0.0.0:9000"), ("INCIDENT_BOT_DISCORD_PUBLIC_KEY", KEY)],
+    )
+    .unwrap();
+    let i = c.interactions.unwrap();
+    assert_eq!((i.listen.port(), i.path.as_str()), (9000, "/discord/x"));
+
+    let e = error("[interactions]\nlisten = \"127.0.0.1:8080\"\n", &[]);
+    assert!(e.contains("key `interactions.public_key`: missing: the application's public key"), "{e}");
+    let e = error(&format!("[interactions]\npublic_key = \"{KEY}\"\n"), &[]);
+    assert!(e.contains("key `interactions.listen`: missing"), "{e}");
+    let e = error("[interactions]\nlisten = \"127.0.0.1:8080\"\n", &[("INCIDENT_BOT_DISCORD_PUBLIC_KEY", "abc")]);
+    assert!(
+        e.starts_with(
+            "environment variable INCIDENT_BOT_DISCORD_PUBLIC_KEY: key `interactions.public_key`: not an Ed25519"
+        ),
+        "{e}"
+    );
+    let e = error(&format!("[interactions]\nlisten = \"127.0.0.1:8080\"\npublic_key = \"{}\"\n", "zz".repeat(32)), &[]);
+    assert!(e.contains("not an Ed25519 public key"), "{e}");
+    let e = error(&format!("[interactions]\nlisten = \"127.0.0.1:8080\"\npublic_key = \"{KEY}\"\npath = \"x\"\n"), &[]);
+    assert!(e.contains("key `interactions.path`: a path such as"), "{e}");
+    let e = error(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:8080\"\n[interactions]\nlisten = \"127.0.0.1:8080\"\npublic_key = \"{KEY}\"\n"
+        ),
+        &[],
+    );
+    assert!(e.contains("is also [server] listen"), "{e}");
+}

@@ -21,6 +21,8 @@ pub struct MessageRef {
 pub struct AppInfo {
     pub id: ApplicationId,
     pub name: String,
+    /// Its Ed25519 public key (hex): what signs HTTP interactions.
+    pub verify_key: String,
 }
 
 /// The bot's own user.

@@ -152,7 +152,7 @@ impl DiscordApi for Rest {
     async fn application(&self) -> Result<AppInfo, ApiError> {
         let app = self.http.get_current_application_info().await?;
         self.http.set_application_id(app.id);
-        Ok(AppInfo { id: app.id, name: app.name })
+        Ok(AppInfo { id: app.id, name: app.name, verify_key: app.verify_key })
     }
 
     async fn set_commands(&self, scope: CommandScope, commands: &[CreateCommand]) -> Result<(), ApiError> {

@@ -276,7 +276,11 @@ async fn check_discord(config: &Config, r: &mut Report) {
             return;
         }
     };
-    let app = api.application().await.unwrap_or(AppInfo { id: me.id.get().into(), name: me.name.clone() });
+    let app = api.application().await.unwrap_or(AppInfo {
+        id: me.id.get().into(),
+        name: me.name.clone(),
+        verify_key: String::new(),
+    });
     let needed = required(config.incident.create_thread);
     let invite = invite_url(app.id, needed);
     let guilds = match api.guilds().await {

@@ -5,5 +5,7 @@
 //! | transport | first answer |
 //! |---|---|
 //! | [`gateway`]: serenity's WebSocket client | a REST callback |
+//! | [`http`]: Discord POSTs signed interactions (`[interactions]`) | the HTTP response's body |
 
 pub mod gateway;
+pub mod http;

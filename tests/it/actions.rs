@@ -147,7 +147,13 @@ async fn declaring_adds_a_timeline_event_and_buttons() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn add_link_add_note_and_update_through_dialogs() {
-    let app = spawn_app().await;
+    dialogs(TestConfig::default()).await;
+}
+
+/// Add link, add note and update through their dialogs, with bad input
+/// refused privately; over the gateway or the HTTP endpoint (`c`).
+pub(super) async fn dialogs(c: TestConfig) {
+    let app = spawn_app_with(c).await;
     let (_, message, arn) = declare(&app, "Dialogs").await;
 
     // Add link: a dialog, then UpdateRelatedItems, then the list on the message.

@@ -168,7 +168,7 @@ async fn the_binary_declares_with_the_sdk_default_chain_and_stops_on_sigterm() {
     let ready = ready["message"].as_str().unwrap();
     let expected = format!(
         "ready: serving /incident, /incident-update and “Add to incident timeline” as incident-bot ({}) in servers \
-         [{}]; AWS region {} at {}; mirroring Incident Manager every 15 s; store {}",
+         [{}], over the gateway; AWS region {} at {}; mirroring Incident Manager every 15 s; store {}",
         super::fake_discord::APP_ID,
         super::fake_discord::GUILD_ID,
         fim::REGION,
@@ -559,4 +559,82 @@ async fn a_plan_arn_with_a_region_is_refused_with_the_corrected_form() {
              none: `arn:aws:ssm-incidents::111122223333:response-plan/Payments`"
         )
     );
+}
+
+// ---- The HTTP interactions endpoint ----------------------------------------
+
+/// The binary in HTTP mode: it opens no gateway, registers over REST, says
+/// where it listens, answers Discord's signed PING and serves a declaration,
+/// with `/healthz` ready; SIGTERM makes `/healthz` say it is going away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_serves_signed_http_interactions_without_a_gateway() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let (port, health) = (crate::helpers::free_port(), crate::helpers::free_port());
+    let config = temp_file(&format!(
+        "[discord]\nguild_ids = [{}]\napi_url = \"{}\"\n[aws]\nregion = \"{}\"\nendpoint_url = \"{}\"\n\
+         [incident.plans]\npayments = \"{}\"\n[server]\nlisten = \"127.0.0.1:{health}\"\n\
+         [interactions]\nlisten = \"127.0.0.1:{port}\"\n",
+        super::fake_discord::GUILD_ID,
+        discord.api_url,
+        fim::REGION,
+        aws.url,
+        fim::plan_arn("Payments")
+    ));
+    let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+    let mut child = with_aws_keys(
+        cmd.env("DISCORD_TOKEN", TOKEN).env("INCIDENT_BOT_DISCORD_PUBLIC_KEY", super::fake_discord::public_key_hex()),
+    )
+    .spawn()
+    .unwrap();
+    let mut log = Log::of(&mut child);
+    let ready = log.wait_for("ready: serving").await;
+    let url = format!("http://127.0.0.1:{port}/interactions");
+    assert!(ready.contains(&format!("over HTTP interactions at 127.0.0.1:{port}/interactions;")), "{ready}");
+    let ping = br#"{"id":"1","application_id":"1","type":1,"token":"t","version":1}"#.to_vec();
+    let (status, _, pong) = super::fake_discord::post_signed(&url, ping).await;
+    assert_eq!((status, pong.as_slice()), (200, &br#"{"type":1}"#[..]));
+    let healthz = format!("http://127.0.0.1:{health}/healthz");
+    assert_eq!(super::fake_discord::send("GET", &healthz, &[], vec![]).await.0, 200);
+
+    discord.use_endpoint(&url);
+    let id =
+        discord.dispatch_interaction(super::fake_discord::incident_command(json!([opt("plan", "payments")]))).await;
+    let edit = discord.wait_edit(id, 1).await;
+    assert_eq!(embed(&edit)["title"], "🚨 Incident declared (payments)");
+    assert_eq!(aws.requests("StartIncident").len(), 1);
+    assert_eq!(discord.gateway_sessions(), 0, "no gateway connection");
+    assert!(discord.rejected().is_empty(), "{:#?}", discord.rejected());
+
+    let pid = child.id().unwrap().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    let exit = tokio::time::timeout(super::WAIT, child.wait()).await.expect("no exit after SIGTERM").unwrap();
+    assert_eq!(exit.code(), Some(0));
+    let all = log.rest().await;
+    assert!(all.contains("interactions endpoint closed"), "{all}");
+}
+
+/// A public key that is not the application's stops the bot at start-up,
+/// naming where to copy the right one: every request would fail otherwise.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_wrong_public_key_stops_the_bot_with_the_fix() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let config = working_config(&discord.api_url, "http://127.0.0.1:9");
+    let port = crate::helpers::free_port();
+    let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+    let (code, stderr) = finish(with_aws_keys(
+        cmd.env("DISCORD_TOKEN", TOKEN)
+            .env("INCIDENT_BOT_INTERACTIONS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("INCIDENT_BOT_DISCORD_PUBLIC_KEY", "ab".repeat(32)),
+    ))
+    .await;
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.trim_end().ends_with(
+            "[interactions] public_key is not the public key of the application this token belongs to \
+             (incident-bot 900000000000000001): copy it from the Developer Portal, General Information → Public Key"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(discord.gateway_sessions(), 0);
 }

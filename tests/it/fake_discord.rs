@@ -11,6 +11,13 @@
 //!   interaction token lives (15 min; tests may shorten it);
 //! - bot routes need `Authorization: Bot <token>`; IDENTIFY must carry it too.
 //!
+//! Interactions go to the bot over the gateway, or, once
+//! [`FakeDiscord::use_endpoint`] named the bot's HTTP interactions endpoint,
+//! as Discord POSTs them there: signed with the application's key
+//! ([`PUBLIC_KEY_HEX`] is what `/oauth2/applications/@me` reports), the
+//! response body taken as the interaction's callback and held to the same
+//! rules.
+//!
 //! Rejections get Discord's JSON error shape and are recorded, as is every
 //! accepted request, so tests assert on what crossed the wire.
 
@@ -37,6 +44,36 @@ pub const USER_NAME: &str = "alice";
 /// Discord's rule: the first answer within 3 s of the interaction.
 pub const ACK_DEADLINE: Duration = Duration::from_secs(3);
 const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
+/// The seed of the application's Ed25519 key, which signs HTTP interactions.
+const SIGNING_SEED: [u8; 32] = [7; 32];
+
+/// The application's signing key.
+pub fn signing_key() -> &'static ring::signature::Ed25519KeyPair {
+    static KEY: OnceLock<ring::signature::Ed25519KeyPair> = OnceLock::new();
+    KEY.get_or_init(|| ring::signature::Ed25519KeyPair::from_seed_unchecked(&SIGNING_SEED).unwrap())
+}
+
+/// The application's public key in hex, as the Developer Portal shows it.
+pub fn public_key_hex() -> String {
+    use ring::signature::KeyPair;
+    hex::encode(signing_key().public_key().as_ref())
+}
+
+/// The headers Discord signs a request to an interactions endpoint with:
+/// `X-Signature-Ed25519` over `timestamp` + `body`, and the timestamp.
+pub fn signature_headers(timestamp: u64, body: &[u8]) -> [(&'static str, String); 2] {
+    let mut signed = timestamp.to_string().into_bytes();
+    signed.extend_from_slice(body);
+    [
+        ("x-signature-ed25519", hex::encode(signing_key().sign(&signed).as_ref())),
+        ("x-signature-timestamp", timestamp.to_string()),
+    ]
+}
+
+/// Now, in Unix seconds.
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
 
 /// What crossed the wire, in order. Some fields are only read through
 /// `Debug`, in the messages of failing assertions.
@@ -91,6 +128,13 @@ pub enum Event {
     ChannelEdited {
         channel: u64,
         body: Value,
+    },
+    /// The bot's interactions endpoint answered without a callback body
+    /// (not 200 with JSON): Discord shows the interaction as failed.
+    EndpointAnswer {
+        interaction: u64,
+        status: u16,
+        body: String,
     },
     /// A request the fake refused, and why.
     Rejected {
@@ -149,6 +193,9 @@ pub struct State {
     nonces: HashMap<String, u64>,
     /// Refuse reactions as if the bot lacked Add Reactions.
     deny_reactions: bool,
+    /// The bot's HTTP interactions endpoint: interactions go there instead
+    /// of the gateway.
+    endpoint: Option<String>,
 }
 
 impl State {
@@ -270,20 +317,73 @@ impl FakeDiscord {
         ((ms - DISCORD_EPOCH_MS) << 22) | (s.next_id & 0x3f_ffff)
     }
 
-    /// Sends an INTERACTION_CREATE over the gateway; returns its id.
+    /// Sends an interaction, over the gateway (INTERACTION_CREATE) or to the
+    /// bot's endpoint; returns its id.
     pub async fn dispatch_interaction(&self, mut d: Value) -> u64 {
         let id = d["id"].as_str().map_or_else(|| self.snowflake(), |s| s.parse().unwrap());
         d["id"] = json!(id.to_string());
         let token = format!("itoken-{id}");
         d["token"] = json!(token);
-        self.send_dispatch_registering("INTERACTION_CREATE", d, Some((id, token))).await;
+        let endpoint = self.state.lock().unwrap().endpoint.clone();
+        match endpoint {
+            Some(url) => {
+                register_interaction(&mut self.state.lock().unwrap(), id, token, &d);
+                self.post_interaction(url, id, d);
+            }
+            None => self.send_dispatch_registering("INTERACTION_CREATE", d, Some((id, token))).await,
+        }
         id
     }
 
     /// Sends interaction `id` again (a replay), without resetting its clock.
     pub async fn redeliver(&self, id: u64) {
-        let d = self.state.lock().unwrap().payloads[&id].clone();
-        self.send_dispatch_registering("INTERACTION_CREATE", d, None).await;
+        let (d, endpoint) = {
+            let s = self.state.lock().unwrap();
+            (s.payloads[&id].clone(), s.endpoint.clone())
+        };
+        match endpoint {
+            Some(url) => self.post_interaction(url, id, d),
+            None => self.send_dispatch_registering("INTERACTION_CREATE", d, None).await,
+        }
+    }
+
+    /// From now on, interactions are POSTed to `url`, the bot's endpoint.
+    pub fn use_endpoint(&self, url: &str) {
+        self.state.lock().unwrap().endpoint = Some(url.to_owned());
+    }
+
+    /// POSTs interaction `id` to the endpoint, signed, in the background;
+    /// the answer is held to the callback rules and recorded like one.
+    fn post_interaction(&self, url: String, id: u64, d: Value) {
+        let (state, changed) = (self.state.clone(), self.changed.clone());
+        tokio::spawn(async move {
+            let body = d.to_string().into_bytes();
+            let (status, content_type, answer) = post_signed(&url, body).await;
+            let mut s = state.lock().unwrap();
+            let json_answer = content_type.starts_with("application/json");
+            match serde_json::from_slice::<Value>(&answer) {
+                Ok(value) if status == 200 && json_answer => {
+                    let token = s.interactions.get(&id).map(|i| i.token.clone()).unwrap_or_default();
+                    match callback(&mut s, id, &token, &value) {
+                        Ok((_, event)) => s.events.extend(event),
+                        Err((status, _, reason)) => s.events.push(Event::Rejected {
+                            method: "answer of POST".into(),
+                            path: url,
+                            status,
+                            reason,
+                            body: value,
+                        }),
+                    }
+                }
+                _ => s.events.push(Event::EndpointAnswer {
+                    interaction: id,
+                    status,
+                    body: String::from_utf8_lossy(&answer).into_owned(),
+                }),
+            }
+            drop(s);
+            changed.send_modify(|v| *v += 1);
+        });
     }
 
     async fn send_dispatch_registering(&self, t: &str, d: Value, register: Option<(u64, String)>) {
@@ -294,11 +394,7 @@ impl FakeDiscord {
             .await;
         let mut s = self.state.lock().unwrap();
         if let Some((id, token)) = register {
-            s.payloads.insert(id, d.clone());
-            let kind = d["type"].as_u64().unwrap_or(0);
-            let message = d["message"]["id"].as_str().and_then(|m| m.parse().ok());
-            s.interactions
-                .insert(id, Interaction { token, dispatched: Instant::now(), answered: false, kind, message });
+            register_interaction(&mut s, id, token, &d);
         }
         s.seq += 1;
         let frame = json!({"op": 0, "t": t, "s": s.seq, "d": d}).to_string();
@@ -501,6 +597,45 @@ pub fn as_dm(mut d: Value) -> Value {
     d
 }
 
+/// Remembers interaction `id` as sent now, so its callback can be checked.
+fn register_interaction(s: &mut State, id: u64, token: String, d: &Value) {
+    s.payloads.insert(id, d.clone());
+    let kind = d["type"].as_u64().unwrap_or(0);
+    let message = d["message"]["id"].as_str().and_then(|m| m.parse().ok());
+    s.interactions.insert(id, Interaction { token, dispatched: Instant::now(), answered: false, kind, message });
+}
+
+/// POSTs `body` to an interactions endpoint as Discord does: signed now.
+/// Returns the status, the content type and the body of the answer.
+pub async fn post_signed(url: &str, body: Vec<u8>) -> (u16, String, Vec<u8>) {
+    let headers = signature_headers(unix_now(), &body);
+    let mut extra: Vec<(&str, String)> = headers.to_vec();
+    extra.push(("content-type", "application/json".to_owned()));
+    send("POST", url, &extra, body).await
+}
+
+/// One request to `url` with exactly these headers (besides Host and
+/// Content-Length): (status, content type, body).
+pub async fn send(method: &str, url: &str, headers: &[(&str, String)], body: Vec<u8>) -> (u16, String, Vec<u8>) {
+    // No pooled connections: each test has a runtime of its own, and a
+    // connection kept from one would be dead in the next.
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    let client = CLIENT.get_or_init(|| reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap());
+    let mut req = client.request(method.parse().unwrap(), url).body(body);
+    for (k, v) in headers {
+        req = req.header(*k, v);
+    }
+    match req.send().await {
+        Ok(resp) => {
+            let status = resp.status().as_u16();
+            let content_type =
+                resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+            (status, content_type, resp.bytes().await.map(|b| b.to_vec()).unwrap_or_default())
+        }
+        Err(e) => (0, String::new(), e.to_string().into_bytes()),
+    }
+}
+
 fn interaction(kind: u8, data: Value) -> Value {
     json!({
         "application_id": APP_ID.to_string(),
@@ -624,7 +759,7 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
         ("GET", ["oauth2", "applications", "@me"]) => {
             bot_auth()?;
             let app = json!({"id": APP_ID.to_string(), "name": "incident-bot", "icon": null, "description": "",
-                "bot_public": false, "bot_require_code_grant": false, "verify_key": "0".repeat(64), "flags": 0,
+                "bot_public": false, "bot_require_code_grant": false, "verify_key": public_key_hex(), "flags": 0,
                 "bot": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "avatar": null, "bot": true}});
             Ok((Resp::json(200, &app), None))
         }

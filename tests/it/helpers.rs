@@ -44,6 +44,9 @@ pub struct TestConfig {
     pub archive_after_mins: u64,
     /// `[store] path`; a fresh database per bot when `None`.
     pub store_path: Option<std::path::PathBuf>,
+    /// Interactions over an HTTP endpoint (`[interactions]`) instead of
+    /// the gateway: the fake Discord POSTs them, signed.
+    pub http_interactions: bool,
 }
 
 impl Default for TestConfig {
@@ -63,12 +66,15 @@ impl Default for TestConfig {
             sync_interval_secs: 0,
             archive_after_mins: 60,
             store_path: None,
+            http_interactions: false,
         }
     }
 }
 
 pub struct TestApp {
     pub discord: FakeDiscord,
+    /// The interactions endpoint's URL, in HTTP mode.
+    pub endpoint: Option<String>,
     pub aws: FakeIncidentManager,
     /// The bot's database, for a restart on the same store.
     pub store_path: std::path::PathBuf,
@@ -215,7 +221,15 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, mut c: Te
         .with_test_writer()
         .try_init();
     let endpoint = c.endpoint_url.clone().unwrap_or_else(|| aws.url.clone());
-    let toml = config_toml(&discord.api_url, &endpoint, &c);
+    let mut toml = config_toml(&discord.api_url, &endpoint, &c);
+    let interactions = c.http_interactions.then(|| {
+        let port = free_port();
+        toml += &format!(
+            "\n[interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{}\"\n",
+            fake_discord::public_key_hex()
+        );
+        format!("http://127.0.0.1:{port}/interactions")
+    });
     let config = Config::from_parts(Some(&toml), Path::new("test-config.toml"), &|k| {
         (k == "DISCORD_TOKEN").then(|| TOKEN.to_owned())
     })
@@ -241,7 +255,22 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, mut c: Te
     if let Err(why) = health.wait_ready(super::WAIT).await {
         panic!("the bot never became ready: {why}; {:#?}", discord.with_state(|s| s.events.clone()));
     }
-    TestApp { discord, aws, store_path, shutdown: std::sync::Mutex::new(Some(tx)), task: Some(task) }
+    if let Some(url) = &interactions {
+        discord.use_endpoint(url);
+    }
+    TestApp {
+        discord,
+        endpoint: interactions,
+        aws,
+        store_path,
+        shutdown: std::sync::Mutex::new(Some(tx)),
+        task: Some(task),
+    }
+}
+
+/// A port free now (the OS picks it; taken again by whoever binds first).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A `/incident` option as Discord sends it.

@@ -13,6 +13,7 @@ mod fake_incident_manager;
 mod hardening;
 mod helpers;
 mod http;
+mod interactions;
 mod observe;
 mod operator;
 mod properties;

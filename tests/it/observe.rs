@@ -4,7 +4,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::fake_incident_manager::Fault;
-use super::helpers::{TestConfig, opt, spawn_app_with};
+use super::helpers::{TestConfig, free_port, opt, spawn_app_with};
 
 /// `GET path` on `port`: (status, body).
 async fn get(port: u16, path: &str) -> (u16, String) {
@@ -46,10 +46,6 @@ async fn wait_metric(port: u16, series: &str, value: f64) -> String {
         assert!(tokio::time::Instant::now() < deadline, "{series} never reached {value}:\n{m}");
         tokio::task::yield_now().await;
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text exposition.

@@ -1,0 +1,362 @@
+//! The HTTP interactions transport: Discord POSTs each interaction, signed,
+//! to `[interactions] listen` + `path`, and the first answer is the HTTP
+//! response's body. No gateway connection: any number of replicas behind a
+//! load balancer can answer, and a restart loses no WebSocket session.
+//!
+//! Every request is checked before anything else is read from it, in this
+//! order, as Discord requires (it probes endpoints with bad signatures and
+//! drops those that accept them):
+//! 1. the path (404) and the method (405, `Allow: POST`);
+//! 2. the body's size: over [`MAX_BODY`] gets 413, unread;
+//! 3. the Ed25519 signature of `X-Signature-Timestamp` + the raw body against
+//!    the application's public key (missing or wrong: 401);
+//! 4. the timestamp: more than [`MAX_SKEW`] from this host's clock is a replay
+//!    (401).
+//!
+//! Then a PING gets a PONG, and everything else goes to [`Bot::accept`]
+//! like a gateway interaction, with an [`HttpAnswer`] as its callback: the
+//! first answer the bot gives (a deferral, a private refusal, autocomplete
+//! choices, a dialog) becomes the response, and the rest of the work goes
+//! over REST as in gateway mode.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::header::{ALLOW, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use ring::signature::{ED25519, UnparsedPublicKey};
+use serenity::all::{CreateInteractionResponse, Interaction, InteractionId};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tracing::{debug, info, warn};
+
+use crate::bot::Bot;
+use crate::discord::api::ApiError;
+use crate::discord::responder::Callback;
+use crate::observe::{Health, Metrics, Readiness};
+
+/// The largest body read. Discord's biggest interactions (a message command
+/// on a message with embeds and attachments, a dialog of five 4000-character
+/// fields) are a few tens of KiB.
+pub const MAX_BODY: usize = 256 * 1024;
+/// How far a request's timestamp may be from this host's clock.
+pub const MAX_SKEW: Duration = Duration::from_secs(5 * 60);
+/// How long a request waits for the bot's first answer: Discord gives up
+/// after 3 s, so an answer later than that would be lost anyway.
+pub const ANSWER_WITHIN: Duration = Duration::from_secs(3);
+
+/// What the endpoint needs: the key it verifies with, where it answers, and
+/// the bot it hands interactions to.
+pub struct Endpoint {
+    key: UnparsedPublicKey<[u8; 32]>,
+    path: String,
+    bot: Arc<Bot>,
+    metrics: Arc<Metrics>,
+}
+
+impl Endpoint {
+    pub fn new(public_key: [u8; 32], path: String, bot: Arc<Bot>, metrics: Arc<Metrics>) -> Self {
+        Self { key: UnparsedPublicKey::new(&ED25519, public_key), path, bot, metrics }
+    }
+}
+
+/// Binds the endpoint's address (before the rest of start-up, so a port in
+/// use stops the bot at once).
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Ready while listening, until shutdown begins.
+struct Listening;
+
+#[async_trait]
+impl Readiness for Listening {
+    async fn check(&self) -> Result<(), String> {
+        Ok(())
+    }
+}
+
+/// Serves interactions on `listener` until `close` completes (which drains
+/// the bot: interactions arriving meanwhile are still answered, with "the
+/// bot is restarting").
+pub async fn run(
+    listener: TcpListener,
+    endpoint: Endpoint,
+    health: Arc<Health>,
+    close: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let endpoint = Arc::new(endpoint);
+    let addr = listener.local_addr()?;
+    info!(address = %addr, path = %endpoint.path, "serving Discord interactions over HTTP");
+    health.watch(Arc::new(Listening));
+    let serve = async move {
+        loop {
+            let stream = match listener.accept().await {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of descriptors and the like: wait, do not spin.
+                    warn!(error = %e, "could not accept a connection on the interactions endpoint");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            };
+            let _ = stream.set_nodelay(true);
+            let endpoint = endpoint.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let endpoint = endpoint.clone();
+                    async move { Ok::<_, std::convert::Infallible>(endpoint.handle(req).await) }
+                });
+                if let Err(e) =
+                    hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await
+                {
+                    debug!(error = %e, "interactions connection ended");
+                }
+            });
+        }
+    };
+    tokio::select! {
+        () = serve => {}
+        () = close => info!("interactions endpoint closed"),
+    }
+    Ok(())
+}
+
+/// Why a request was turned away, for the log and the metric.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    Path,
+    Method,
+    TooLarge,
+    Signature,
+    Replay,
+    Body,
+}
+
+impl Refusal {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::Path => StatusCode::NOT_FOUND,
+            Self::Method => StatusCode::METHOD_NOT_ALLOWED,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Signature | Self::Replay => StatusCode::UNAUTHORIZED,
+            Self::Body => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Path => "path",
+            Self::Method => "method",
+            Self::TooLarge => "too_large",
+            Self::Signature => "signature",
+            Self::Replay => "replay",
+            Self::Body => "body",
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Self::Path => "not found\n",
+            Self::Method => "only POST\n",
+            Self::TooLarge => "request body too large\n",
+            Self::Signature => "invalid request signature\n",
+            Self::Replay => "request timestamp too far from now\n",
+            Self::Body => "not an interaction\n",
+        }
+    }
+}
+
+impl Endpoint {
+    async fn handle(&self, req: Request<Incoming>) -> Response<Full<Bytes>> {
+        match self.answer(req).await {
+            Ok(resp) => resp,
+            Err(refusal) => {
+                // Discord probes with bad signatures on purpose: not a warning.
+                debug!(reason = refusal.label(), "interactions request refused");
+                self.metrics.interaction_refused(refusal.label());
+                let mut resp = text(refusal.status(), refusal.text());
+                if refusal == Refusal::Method
+                    && let Ok(v) = "POST".parse()
+                {
+                    resp.headers_mut().insert(ALLOW, v);
+                }
+                resp
+            }
+        }
+    }
+
+    async fn answer(&self, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Refusal> {
+        if req.uri().path() != self.path {
+            return Err(Refusal::Path);
+        }
+        if req.method() != Method::POST {
+            return Err(Refusal::Method);
+        }
+        let declared = req.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > MAX_BODY as u64) {
+            return Err(Refusal::TooLarge);
+        }
+        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let signature = header("x-signature-ed25519").and_then(|h| decode_hex::<64>(&h)).ok_or(Refusal::Signature)?;
+        let timestamp = header("x-signature-timestamp").ok_or(Refusal::Signature)?;
+        let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+            Ok(b) => b.to_bytes(),
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Refusal::TooLarge),
+            Err(_) => return Err(Refusal::Body),
+        };
+        let mut signed = Vec::with_capacity(timestamp.len() + body.len());
+        signed.extend_from_slice(timestamp.as_bytes());
+        signed.extend_from_slice(&body);
+        self.key.verify(&signed, &signature).map_err(|_| Refusal::Signature)?;
+        drop(signed);
+        if !fresh(&timestamp, SystemTime::now()) {
+            return Err(Refusal::Replay);
+        }
+
+        #[derive(serde::Deserialize)]
+        struct Kind {
+            #[serde(rename = "type")]
+            kind: u8,
+        }
+        let kind: Kind = serde_json::from_slice(&body).map_err(|_| Refusal::Body)?;
+        if kind.kind == 1 {
+            return Ok(json(br#"{"type":1}"#.to_vec()));
+        }
+        let interaction: Interaction = serde_json::from_slice(&body).map_err(|e| {
+            warn!(error = %e, "a signed interaction could not be read");
+            Refusal::Body
+        })?;
+        drop(body);
+        let (tx, rx) = oneshot::channel();
+        self.bot.accept(interaction, Arc::new(HttpAnswer(Mutex::new(Some(tx)))));
+        match tokio::time::timeout(ANSWER_WITHIN, rx).await {
+            Ok(Ok(answer)) => match serde_json::to_vec(&answer) {
+                Ok(body) => Ok(json(body)),
+                Err(e) => {
+                    warn!(error = %e, "an answer could not be written");
+                    Ok(text(StatusCode::INTERNAL_SERVER_ERROR, "internal error\n"))
+                }
+            },
+            // Nothing to answer (a repeated delivery, an interaction that is
+            // not the bot's).
+            Ok(Err(_)) => {
+                Ok(Response::builder().status(StatusCode::NO_CONTENT).body(Full::new(Bytes::new())).unwrap_or_default())
+            }
+            Err(_) => {
+                warn!("no first answer within 3 s; Discord shows the interaction as failed");
+                Ok(text(StatusCode::SERVICE_UNAVAILABLE, "no answer in time\n"))
+            }
+        }
+    }
+}
+
+/// The first answer, handed to the waiting HTTP request.
+struct HttpAnswer(Mutex<Option<oneshot::Sender<CreateInteractionResponse>>>);
+
+#[async_trait]
+impl Callback for HttpAnswer {
+    async fn send(&self, _: InteractionId, _: &str, answer: CreateInteractionResponse) -> Result<(), ApiError> {
+        let waiting = self.0.lock().ok().and_then(|mut w| w.take());
+        match waiting {
+            Some(tx) => tx.send(answer).map_err(|_| ApiError::Refused {
+                status: 404,
+                code: 10062,
+                message: "the request waited longer than 3 s".to_owned(),
+            }),
+            None => Err(ApiError::Refused {
+                status: 400,
+                code: 40060,
+                message: "Interaction has already been acknowledged.".to_owned(),
+            }),
+        }
+    }
+}
+
+/// Whether `timestamp` (Unix seconds) is within [`MAX_SKEW`] of `now`.
+fn fresh(timestamp: &str, now: SystemTime) -> bool {
+    let Ok(ts) = timestamp.trim().parse::<u64>() else { return false };
+    let now = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    now.abs_diff(ts) <= MAX_SKEW.as_secs()
+}
+
+/// `N` bytes from `2N` hexadecimal digits.
+fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+    let s = s.trim();
+    if s.len() != 2 * N || !s.is_ascii() {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(out)
+}
+
+fn json(body: Vec<u8>) -> Response<Full<Bytes>> {
+    with_type(StatusCode::OK, "application/json", body)
+}
+
+fn text(status: StatusCode, body: &'static str) -> Response<Full<Bytes>> {
+    with_type(status, "text/plain; charset=utf-8", body.as_bytes().to_vec())
+}
+
+fn with_type(status: StatusCode, content_type: &'static str, body: Vec<u8>) -> Response<Full<Bytes>> {
+    let mut resp = Response::new(Full::new(Bytes::from(body)));
+    *resp.status_mut() = status;
+    if let Ok(v) = content_type.parse() {
+        resp.headers_mut().insert(CONTENT_TYPE, v);
+    }
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_within_five_minutes_only() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        assert!(fresh("1800000000", now));
+        assert!(fresh("1799999700", now));
+        assert!(fresh("1800000300", now));
+        assert!(!fresh("1799999699", now));
+        assert!(!fresh("1800000301", now));
+        assert!(!fresh("", now));
+        assert!(!fresh("-5", now));
+        assert!(!fresh("1.8e9", now));
+    }
+
+    #[test]
+    fn hex_of_the_exact_length() {
+        assert_eq!(decode_hex::<2>("0aFf"), Some([0x0a, 0xff]));
+        assert_eq!(decode_hex::<2>("0aF"), None);
+        assert_eq!(decode_hex::<2>("0aFf00"), None);
+        assert_eq!(decode_hex::<2>("zzzz"), None);
+        assert_eq!(decode_hex::<2>("é0a"), None);
+    }
+
+    #[tokio::test]
+    async fn the_first_answer_reaches_the_request_once() {
+        let (tx, rx) = oneshot::channel();
+        let cb = HttpAnswer(Mutex::new(Some(tx)));
+        let id = InteractionId::new(1);
+        cb.send(id, "t", CreateInteractionResponse::Acknowledge).await.unwrap();
+        let second = cb.send(id, "t", CreateInteractionResponse::Acknowledge).await.unwrap_err();
+        assert!(matches!(second, ApiError::Refused { code: 40060, .. }), "{second:?}");
+        let body = serde_json::to_value(rx.await.unwrap()).unwrap();
+        assert_eq!(body["type"], 6, "{body}");
+        // The request gave up (past 3 s): the bot learns the answer is lost.
+        let (tx, rx) = oneshot::channel::<CreateInteractionResponse>();
+        drop(rx);
+        let late = HttpAnswer(Mutex::new(Some(tx)));
+        assert!(late.send(id, "t", CreateInteractionResponse::Acknowledge).await.is_err());
+    }
+}
