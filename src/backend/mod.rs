@@ -12,6 +12,7 @@
 //! implementation); what a person reads about it is written in
 //! [`crate::messages`].
 
+pub mod http;
 pub mod memory;
 pub mod metered;
 pub mod sdk;

@@ -16,7 +16,6 @@ use aws_sdk_ssmincidents::types::{
     AttributeValueList, Condition, Filter, IncidentRecordStatus, ItemIdentifier, ItemType, ItemValue, RelatedItem,
     RelatedItemsUpdate, SortOrder, TimelineEventSort, TriggerDetails,
 };
-use aws_smithy_http_client::tls;
 
 use super::{AwsError, ErrorKind, IncidentBackend, Operation};
 use crate::config::AwsSettings;
@@ -26,23 +25,16 @@ use crate::domain::{
     PlanSummary, RecordChange, RelatedItem as DomainItem, Status, TimelineEvent,
 };
 
-/// How long an idle connection to Incident Manager is kept.
-pub const POOL_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(15);
-
 /// Builds the shared AWS configuration: region and credentials from the SDK's
 /// default chains (unless `region` is configured), standard retries with
-/// bounded attempts, timeouts, and an HTTPS client on rustls + ring.
+/// bounded attempts, timeouts, and the HTTP client of [`super::http`].
 ///
 /// `credentials` replaces the default credential chain; only tests pass it.
 pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCredentialsProvider>) -> SdkConfig {
     // The connections in use are bounded by the permits around the calls
-    // ([limits]); idle ones are dropped after POOL_IDLE_TIMEOUT, so a burst
-    // does not leave its connections (and their buffers) resident. (This
-    // client's builder does not offer a maximum idle count.)
-    let http = aws_smithy_http_client::Builder::new()
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
-        .tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring))
-        .build_https();
+    // ([limits]); idle ones are few and short-lived (super::http), so a
+    // burst does not leave its connections (and their buffers) resident.
+    let http = super::http::client(settings.connect_timeout);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
         .retry_config(
