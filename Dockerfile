@@ -71,6 +71,9 @@ COPY --from=builder /usr/local/bin/incident-bot /usr/local/bin/incident-bot
 RUN mkdir -p /var/lib/incident-bot && chown 10001:10001 /var/lib/incident-bot
 ENV INCIDENT_BOT_STORE_PATH=/var/lib/incident-bot/incident-bot.db
 VOLUME ["/var/lib/incident-bot"]
+# Where the config usually listens: [interactions] listen (HTTP mode) and
+# [server] listen (/healthz, /metrics). Documentation only: set both.
+EXPOSE 8080 9102
 
 # config.toml is mounted here.
 WORKDIR /etc/incident-bot

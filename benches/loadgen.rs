@@ -29,7 +29,12 @@
 //! The bursts and the soak run with the mirror off (`[sync] interval_secs =
 //! 0`): the incidents they declare would otherwise all be followed.
 //!
-//! Knobs: LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! Then the HTTP interactions mode, in a fresh process and beside a bare
+//! hyper floor (`examples/http_floor.rs`): process start to the first signed
+//! PING answered, idle RSS, and the ack latency of 400 probes sent one at a
+//! time while 200 declarations wait 5 s on Incident Manager.
+//!
+//! Knobs: LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
 //! LOADGEN_MIRROR="50x5" (INCIDENTSxEVENTS_PER_SECOND; 0 skips it),
 //! LOADGEN_MIRROR_INTERVAL=15 (its `[sync] interval_secs`),
 //! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
@@ -182,14 +187,113 @@ fn pct(v: &[Duration], p: f64) -> Duration {
     v[i.clamp(1, v.len()) - 1]
 }
 
+/// Builds the floors (`examples/floor.rs`, `examples/http_floor.rs`);
+/// returns the gateway floor's path (the HTTP one is beside it).
 fn floor_binary() -> std::path::PathBuf {
     let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--profile", "bench", "--example", "floor"])
+        .args(["build", "--profile", "bench", "--example", "floor", "--example", "http_floor"])
         .status()
-        .expect("cargo build --example floor");
+        .expect("cargo build --example floor --example http_floor");
     assert!(status.success());
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
     std::path::PathBuf::from(target).join("release/examples/floor")
+}
+
+/// The HTTP interactions mode, in a fresh process: process start to the
+/// first signed PING answered, idle RSS, and the ack latency of probes sent
+/// one at a time while `probe.in_flight` declarations wait on Incident
+/// Manager (held `probe.hold_ms`). The floor (`examples/http_floor.rs`)
+/// verifies the same signatures and defers everything.
+#[derive(Default, Clone)]
+struct HttpReport {
+    to_pong: Duration,
+    idle_rss_kb: u64,
+    idle_anon_kb: u64,
+    probe: Vec<Duration>,
+}
+
+async fn http_bench(bot: Bot, floor: &std::path::Path, probe: Probe) -> HttpReport {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/interactions");
+    let config = dir.join("config-http.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
+             [incident.plans]\npayments = \"{p}\"\n[sync]\ninterval_secs = 0\n[store]\npath = \"{store}\"\n\
+             [limits]\nper_user = 100000\nper_guild = 100000\n\
+             [interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{key}\"\n",
+            store = dir.join(format!("bot-{}.db", started_counter())).display(),
+            g = fake_discord::GUILD_ID,
+            d = discord.api_url,
+            r = fim::REGION,
+            a = aws.url,
+            p = fim::plan_arn("Payments"),
+            key = fake_discord::public_key_hex(),
+        ),
+    )
+    .unwrap();
+    let mut cmd = match bot {
+        Bot::IncidentBot => {
+            let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+            c.args(["run", "--config", config.to_str().unwrap()]);
+            c
+        }
+        Bot::Floor => tokio::process::Command::new(floor.with_file_name("http_floor")),
+    };
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &dir)
+        .env("DISCORD_TOKEN", TOKEN)
+        .env("LISTEN", format!("127.0.0.1:{port}"))
+        .env("PUBLIC_KEY", fake_discord::public_key_hex())
+        .env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY)
+        .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
+    let started = Instant::now();
+    let mut child =
+        cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start the endpoint");
+    let pid = child.id().unwrap();
+    // What Discord does when the URL is saved: a signed PING, until answered.
+    let ping = br#"{"id":"1","application_id":"1","type":1,"token":"t","version":1}"#;
+    loop {
+        let (status, _, _) = fake_discord::post_signed(&url, ping.to_vec()).await;
+        if status == 200 {
+            break;
+        }
+        assert!(started.elapsed() < WAIT, "the endpoint never answered a PING");
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let mut report = HttpReport { to_pong: started.elapsed(), ..HttpReport::default() };
+    if bot == Bot::IncidentBot {
+        discord.wait_commands().await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    report.idle_rss_kb = rss_kb(pid, "VmRSS:");
+    report.idle_anon_kb = rss_kb(pid, "RssAnon:");
+
+    discord.use_endpoint(&url);
+    aws.set_delay(Duration::from_millis(probe.hold_ms));
+    let mut held = Vec::with_capacity(probe.in_flight);
+    for i in 0..probe.in_flight {
+        held.push(discord.dispatch_interaction(declaration(&format!("Held {i}"))).await);
+    }
+    discord
+        .wait_for("the held declarations acknowledged", |s| {
+            held.iter().all(|id| !s.callbacks(*id).is_empty()).then_some(())
+        })
+        .await;
+    for _ in 0..probe.probes {
+        let id = discord.dispatch_interaction(declaration("Probe")).await;
+        report.probe.push(discord.wait_callback(id).await.1);
+    }
+    let _ = child.kill().await;
+    report
 }
 
 async fn bench(
@@ -607,6 +711,10 @@ fn count_incidents(aws: &FakeIncidentManager, before: usize, run: &mut Run) {
     run.lost = run.lost.max(run.n.saturating_sub(incidents));
 }
 
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
 fn main() {
     let scenarios: Vec<(usize, u64)> = std::env::var("LOADGEN_SCENARIOS")
         .unwrap_or_else(|_| "1@0,100@0,200@200,1000@200".to_owned())
@@ -636,6 +744,13 @@ fn main() {
         incidents: i.trim().parse().expect("LOADGEN_MIRROR=INCIDENTSxPER_SECOND"),
         per_second: e.trim().parse().expect("LOADGEN_MIRROR=INCIDENTSxPER_SECOND"),
         interval_secs: std::env::var("LOADGEN_MIRROR_INTERVAL").ok().and_then(|v| v.parse().ok()).unwrap_or(15),
+    });
+    let http_probe = Probe { in_flight: 200, hold_ms: 5000, probes: 400 };
+    let http = std::env::var("LOADGEN_HTTP").map_or(true, |v| v != "0").then(|| {
+        let bot = rt.block_on(http_bench(Bot::IncidentBot, &floor, http_probe));
+        let base =
+            if with_floor { rt.block_on(http_bench(Bot::Floor, &floor, http_probe)) } else { HttpReport::default() };
+        (bot, base)
     });
     let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe, None, None));
     let soaked = soak.map(|s| (s, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, Some(s), None))));
@@ -710,6 +825,23 @@ fn main() {
     }
     if let Some((m, report)) = &mirrored {
         failed |= print_mirror(m, report);
+    }
+    if let Some((h, f)) = &http {
+        println!();
+        println!(
+            "HTTP interactions mode ([interactions], no gateway; a fresh incident-bot, beside examples/http_floor.rs)"
+        );
+        row("HTTP: process start to first PONG (target ≤ 30 ms)".into(), ms(h.to_pong), ms(f.to_pong), "ms");
+        row(
+            "HTTP: idle RSS (target ≤ 10 MB)".into(),
+            h.idle_rss_kb as f64 / 1024.0,
+            f.idle_rss_kb as f64 / 1024.0,
+            "MB",
+        );
+        row("HTTP:   of which anonymous".into(), h.idle_anon_kb as f64 / 1024.0, f.idle_anon_kb as f64 / 1024.0, "MB");
+        let tag = format!("HTTP: {} probes, {} in flight", http_probe.probes, http_probe.in_flight);
+        latencies(&tag, "ack", &h.probe, &f.probe);
+        println!("{:<48} p99 ≤ 1.2× the floor's", format!("{tag}: target"));
     }
     if failed {
         eprintln!("FAILED: an interaction was lost or duplicated");

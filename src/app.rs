@@ -26,7 +26,7 @@ use crate::backend::IncidentBackend;
 use crate::backend::metered::Metered;
 use crate::backend::sdk::SdkBackend;
 use crate::bot::Bot;
-use crate::config::Config;
+use crate::config::{Config, InteractionsSettings};
 use crate::discord::api::{ApiError, BotUser, DiscordApi, error_chain};
 use crate::discord::register;
 use crate::discord::responder::{Discord, RestCallback};
@@ -134,7 +134,7 @@ pub async fn run_with_health(
     let clients = ClientFactory::new(&config.discord.token, config.discord.api_url.as_ref());
     let rest = Rest::new(clients.http());
     let mode = match &config.interactions {
-        Some(i) => Preflight::Endpoint(i.public_key),
+        Some(i) => Preflight::Endpoint(i),
         None => Preflight::Gateway,
     };
     let Some((me, gateway_url)) = preflight(&rest, &clients.api_base(), mode, &requested).await? else {
@@ -153,7 +153,10 @@ pub async fn run_with_health(
     }
 
     let guilds = config.discord.guild_ids;
-    start_registration(&bot, guilds.clone(), &health, &tasks);
+    // Once for the bot: the process running gateway shard 0 registers (every
+    // HTTP replica does; the bulk overwrite is idempotent).
+    let registers = config.interactions.is_some() || config.discord.shards.has_shard_zero();
+    start_registration(&bot, guilds.clone(), registers, &health, &tasks);
     let ready = format!(
         "ready: serving /incident, /incident-update and “Add to incident timeline” as {} ({}) in {}, {}; AWS \
          region {region} at {endpoint}; {}; store {}; {}",
@@ -198,7 +201,10 @@ pub async fn run_with_health(
         }
         (_, _, Some(url)) => {
             let callback = Arc::new(RestCallback(discord));
-            gateway::run(&clients, &url, rest, bot, callback, metrics, health, close).await.map_err(AppError::from)
+            let shards = config.discord.shards;
+            gateway::run(&clients, &url, shards, rest, bot, callback, metrics, health, close)
+                .await
+                .map_err(AppError::from)
         }
         _ => unreachable!("preflight gives the gateway's URL when there is no endpoint"),
     };
@@ -226,11 +232,11 @@ async fn check_credentials(sdk: &SdkConfig) -> Result<(), AppError> {
 
 /// What start-up checks with Discord besides the token.
 #[derive(Debug, Clone, Copy)]
-enum Preflight {
+enum Preflight<'a> {
     /// The gateway's URL.
     Gateway,
-    /// The application, whose public key must be this one.
-    Endpoint([u8; 32]),
+    /// The application, whose public key must be the endpoint's.
+    Endpoint(&'a InteractionsSettings),
 }
 
 /// The token (over REST: a rejected one stops the bot at once), then the
@@ -241,7 +247,7 @@ enum Preflight {
 async fn preflight(
     api: &Rest,
     base: &str,
-    mode: Preflight,
+    mode: Preflight<'_>,
     requested: &CancellationToken,
 ) -> Result<Option<(BotUser, Option<String>)>, AppError> {
     let Some(me) = until_reached(base, requested, || api.bot_user()).await? else { return Ok(None) };
@@ -250,20 +256,16 @@ async fn preflight(
             let Some(url) = until_reached(base, requested, || api.gateway_url()).await? else { return Ok(None) };
             Ok(Some((me, Some(url))))
         }
-        Preflight::Endpoint(key) => {
+        Preflight::Endpoint(endpoint) => {
             // Also gives the REST client the application id, which the
             // gateway's READY would otherwise.
             let Some(app) = until_reached(base, requested, || api.application()).await? else { return Ok(None) };
-            if !app.verify_key.eq_ignore_ascii_case(&hex(&key)) {
+            if !endpoint.is_key_of(&app.verify_key) {
                 return Err(AppError::PublicKeyMismatch { app: format!("{} {}", app.name, app.id) });
             }
             Ok(Some((me, None)))
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 async fn until_reached<T, F, Fut>(base: &str, requested: &CancellationToken, mut call: F) -> Result<Option<T>, AppError>
@@ -298,14 +300,21 @@ where
 
 /// Registers the commands in the background, then lists the response plans
 /// and keeps them fresh.
-fn start_registration(bot: &Arc<Bot>, guild_ids: Vec<u64>, health: &Arc<Health>, tasks: &Shutdown) {
+fn start_registration(bot: &Arc<Bot>, guild_ids: Vec<u64>, registers: bool, health: &Arc<Health>, tasks: &Shutdown) {
     let svc = bot.services().clone();
     let health = health.clone();
     tasks.spawn("registration and plan refresh", async move {
         let incident = &svc.settings.incident;
         let commands = crate::commands::all(!incident.plans.has_default(), svc.settings.access.allow_dms);
-        match register::register(svc.discord.api().as_ref(), &commands, &guild_ids).await {
-            Ok(app) => {
+        let registered = if registers {
+            register::register(svc.discord.api().as_ref(), &commands, &guild_ids).await.map(Some)
+        } else {
+            info!("not registering the commands: the process running gateway shard 0 does");
+            Ok(None)
+        };
+        match registered {
+            Ok(None) => health.set_registered(),
+            Ok(Some(app)) => {
                 health.set_registered();
                 info!(
                     application = %app.name,

@@ -191,6 +191,46 @@ impl TryFrom<String> for SnowflakeKey {
 pub(super) struct FileDiscord {
     pub(super) guild_ids: Vec<Snowflake>,
     pub(super) api_url: Option<HttpUrl>,
+    pub(super) shards: Option<FileShards>,
+}
+
+/// `[discord] shards`: `"auto"`, or `{ total = N, ids = [first, …, last] }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Value")]
+pub(super) enum FileShards {
+    Auto,
+    Range { total: u32, first: u32, last: u32 },
+}
+
+impl TryFrom<toml::Value> for FileShards {
+    type Error = String;
+    fn try_from(v: toml::Value) -> Result<Self, String> {
+        const SHAPE: &str = "either \"auto\" or { total = N, ids = [FIRST, …, LAST] } (this process's shards, \
+                             consecutive, each below N)";
+        match v {
+            toml::Value::String(s) if s == "auto" => Ok(Self::Auto),
+            toml::Value::Table(t) => {
+                let int = |v: &toml::Value| v.as_integer().and_then(|i| u32::try_from(i).ok());
+                let total = t.get("total").and_then(int).filter(|n| (1..=10_000).contains(n));
+                let ids: Option<Vec<u32>> =
+                    t.get("ids").and_then(toml::Value::as_array).map(|a| a.iter().filter_map(int).collect());
+                let unknown = t.keys().find(|k| !matches!(k.as_str(), "total" | "ids"));
+                match (total, ids, unknown) {
+                    (_, _, Some(k)) => Err(format!("unknown field `{k}`: {SHAPE}")),
+                    (Some(total), Some(ids), None)
+                        if !ids.is_empty()
+                            && ids.iter().all(|i| *i < total)
+                            && ids.windows(2).all(|w| w[1] == w[0] + 1)
+                            && t.get("ids").and_then(toml::Value::as_array).is_some_and(|a| a.len() == ids.len()) =>
+                    {
+                        Ok(Self::Range { total, first: ids[0], last: ids[ids.len() - 1] })
+                    }
+                    _ => Err(SHAPE.to_owned()),
+                }
+            }
+            _ => Err(SHAPE.to_owned()),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

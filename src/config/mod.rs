@@ -100,6 +100,31 @@ pub struct DiscordSettings {
     pub guild_ids: Vec<u64>,
     /// Base URL of a Discord REST API proxy or test server.
     pub api_url: Option<url::Url>,
+    /// The gateway shards this process runs.
+    pub shards: Shards,
+}
+
+/// `[discord] shards`: which gateway shards this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shards {
+    /// One shard, 0 of 1 (the default: enough below 2,500 servers).
+    #[default]
+    One,
+    /// As many as Discord recommends (`GET /gateway/bot`), all here.
+    Auto,
+    /// Shards `first..=last` of `total` (the others run elsewhere).
+    Range { total: u32, first: u32, last: u32 },
+}
+
+impl Shards {
+    /// Whether this process runs shard 0, which registers the commands
+    /// (once for the bot, not once per shard or process).
+    pub fn has_shard_zero(self) -> bool {
+        match self {
+            Self::One | Self::Auto => true,
+            Self::Range { first, .. } => first == 0,
+        }
+    }
 }
 
 /// `[aws]`: how the SDK client is built. Credentials are not configured here:
@@ -151,6 +176,18 @@ pub struct InteractionsSettings {
     pub public_key: [u8; 32],
     /// The path Discord POSTs to; others get 404.
     pub path: String,
+}
+
+impl InteractionsSettings {
+    /// The public key as the Developer Portal shows it (lowercase hex).
+    pub fn public_key_hex(&self) -> String {
+        self.public_key.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// Whether `verify_key` (the application's, in hex) is this key.
+    pub fn is_key_of(&self, verify_key: &str) -> bool {
+        verify_key.trim().eq_ignore_ascii_case(&self.public_key_hex())
+    }
 }
 
 /// The path the endpoint answers on unless `[interactions] path` says.
@@ -326,6 +363,11 @@ impl Config {
                 token,
                 guild_ids: file.discord.guild_ids.into_iter().map(|s| s.0).collect(),
                 api_url: file.discord.api_url.map(|u| u.0),
+                shards: match file.discord.shards {
+                    None => Shards::One,
+                    Some(file::FileShards::Auto) => Shards::Auto,
+                    Some(file::FileShards::Range { total, first, last }) => Shards::Range { total, first, last },
+                },
             },
             aws: AwsSettings {
                 region: aws.region.map(|r| r.0),

@@ -142,3 +142,30 @@ fn interactions_endpoint() {
     );
     assert!(e.contains("is also [server] listen"), "{e}");
 }
+
+#[test]
+fn gateway_shards() {
+    assert_eq!(load("", &[]).unwrap().discord.shards, Shards::One);
+    assert_eq!(load("[discord]\nshards = \"auto\"\n", &[]).unwrap().discord.shards, Shards::Auto);
+    let c = load("[discord]\nshards = { total = 4, ids = [2, 3] }\n", &[]).unwrap();
+    assert_eq!(c.discord.shards, Shards::Range { total: 4, first: 2, last: 3 });
+    assert!(!c.discord.shards.has_shard_zero());
+    let c = load("[discord]\nshards = { total = 2, ids = [0] }\n", &[]).unwrap();
+    assert!(c.discord.shards.has_shard_zero());
+    for bad in [
+        "\"many\"",
+        "3",
+        "{ total = 2 }",
+        "{ total = 2, ids = [] }",
+        "{ total = 2, ids = [2] }",
+        "{ total = 4, ids = [0, 2] }",
+        "{ total = 4, ids = [1, 0] }",
+        "{ total = 0, ids = [0] }",
+        "{ total = 2, ids = [-1] }",
+        "{ total = 2, ids = [0], first = 0 }",
+    ] {
+        let e = error(&format!("[discord]\nshards = {bad}\n"), &[]);
+        assert!(e.starts_with("config.toml: key `discord.shards`:"), "{bad}: {e}");
+        assert!(e.contains("\"auto\" or { total = N, ids = [FIRST, …, LAST] }"), "{bad}: {e}");
+    }
+}

@@ -281,6 +281,25 @@ async fn check_discord(config: &Config, r: &mut Report) {
         name: me.name.clone(),
         verify_key: String::new(),
     });
+    if let Some(endpoint) = &config.interactions {
+        if endpoint.is_key_of(&app.verify_key) {
+            r.ok(
+                "Interactions endpoint",
+                format!(
+                    "the public key is the application's; Discord should POST to https://<your host>{} (served on {})",
+                    endpoint.path, endpoint.listen
+                ),
+            );
+        } else {
+            r.add(
+                Status::Fail,
+                "Interactions endpoint",
+                format!("[interactions] public_key is not the public key of {} ({})", app.name, app.id),
+                None,
+                Some("copy it from the Developer Portal, General Information → Public Key"),
+            );
+        }
+    }
     let needed = required(config.incident.create_thread);
     let invite = invite_url(app.id, needed);
     let guilds = match api.guilds().await {

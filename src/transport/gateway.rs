@@ -2,9 +2,10 @@
 //! WebSocket; a thin [`EventHandler`] hands each one to the bot's accept
 //! path and returns at once. First answers go back as REST callbacks.
 
+use std::collections::HashSet;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use serenity::gateway::{ConnectionStage, ShardManager};
 use tracing::info;
 
 use crate::bot::Bot;
+use crate::config::Shards as ShardChoice;
 use crate::discord::responder::Callback;
 use crate::discord::rest::{ClientFactory, Rest};
 use crate::observe::{Health, Metrics, Readiness};
@@ -29,21 +31,25 @@ struct Gateway {
     rest: Rest,
     metrics: Arc<Metrics>,
     health: Arc<Health>,
-    /// READY events seen (the second and later are reconnects).
-    sessions: AtomicU64,
+    /// The shards that had a READY: another READY of one is a reconnect.
+    sessions: Mutex<HashSet<u32>>,
 }
 
 #[async_trait]
 impl EventHandler for Gateway {
     async fn ready(&self, _: Context, ready: Ready) {
+        let shard = ready.shard.map_or(0, |s| s.id.0);
         info!(
             user = %ready.user.name,
             guilds = ready.guilds.len(),
+            shard,
+            shards = ready.shard.map_or(1, |s| s.total),
             startup_ms = crate::telemetry::millis(crate::telemetry::since_start()),
             "connected to the Discord gateway"
         );
         self.rest.set_application_id(ready.application.id);
-        if self.sessions.fetch_add(1, Ordering::SeqCst) > 0 {
+        let again = self.sessions.lock().map(|mut seen| !seen.insert(shard)).unwrap_or(false);
+        if again {
             self.metrics.reconnected();
         }
         self.health.notify();
@@ -64,29 +70,38 @@ impl EventHandler for Gateway {
     }
 }
 
-/// Ready when every shard of this process is connected.
-struct Shards(Arc<ShardManager>);
+/// Ready when every shard of this process is connected (serenity starts
+/// them 5 s apart, so counting the runners started so far would not do).
+struct Shards {
+    manager: Arc<ShardManager>,
+    /// How many shards this process runs; 0 until known.
+    expected: Arc<AtomicU32>,
+}
 
 #[async_trait]
 impl Readiness for Shards {
     async fn check(&self) -> Result<(), String> {
-        let runners = self.0.runners.lock().await;
+        let expected = self.expected.load(Ordering::SeqCst) as usize;
+        let runners = self.manager.runners.lock().await;
         let connected = runners.values().filter(|r| r.stage == ConnectionStage::Connected).count();
-        if connected > 0 && connected == runners.len() {
-            Ok(())
-        } else {
-            Err("the Discord gateway is not connected".to_owned())
+        match expected {
+            0 => Err("the Discord gateway is not connected".to_owned()),
+            1 if connected == 1 => Ok(()),
+            1 => Err("the Discord gateway is not connected".to_owned()),
+            n if connected >= n => Ok(()),
+            n => Err(format!("{connected} of this process's {n} gateway shards are connected")),
         }
     }
 }
 
-/// Runs the gateway at `url` until `close` completes, then closes the
-/// connection. `health` learns the gateway's readiness, and of every change
-/// to it.
+/// Runs the gateway at `url`, with the `shards` of this process, until
+/// `close` completes, then closes the connections. `health` learns the
+/// gateway's readiness, and of every change to it.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     clients: &ClientFactory,
     url: &str,
+    shards: ShardChoice,
     rest: Rest,
     bot: Arc<Bot>,
     callback: Arc<dyn Callback>,
@@ -94,7 +109,8 @@ pub async fn run(
     health: Arc<Health>,
     close: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), serenity::Error> {
-    let handler = Gateway { bot, callback, rest, metrics, health: health.clone(), sessions: AtomicU64::new(0) };
+    let handler =
+        Gateway { bot, callback, rest, metrics, health: health.clone(), sessions: Mutex::new(HashSet::new()) };
     // Interactions arrive whatever the intents; the bot needs no others.
     let mut client =
         ClientBuilder::new_with_http(clients.http(), GatewayIntents::empty()).event_handler(handler).await?;
@@ -102,16 +118,35 @@ pub async fn run(
     // gateway if that fails: the bot never leaves the configured API.
     url.clone_into(&mut *client.ws_url.lock().await);
     tracing::debug!(ms = crate::telemetry::since_start().as_secs_f64() * 1e3, "start-up: Discord client built");
-    let shards = client.shard_manager.clone();
-    health.watch(Arc::new(Shards(shards.clone())));
+    let manager = client.shard_manager.clone();
+    let expected = Arc::new(AtomicU32::new(0));
+    health.watch(Arc::new(Shards { manager: manager.clone(), expected: expected.clone() }));
+    let shards_for_close = manager.clone();
     let (closed_tx, closed_rx) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(async move {
         close.await;
         info!("closing the gateway connection");
-        shards.shutdown_all().await;
+        shards_for_close.shutdown_all().await;
         let _ = closed_tx.send(());
     });
-    let start = client.start();
+    // (first, last) of total, `last` included.
+    let (first, last, total) = match shards {
+        ShardChoice::One => (0, 0, 1),
+        ShardChoice::Range { total, first, last } => (first, last, total),
+        ShardChoice::Auto => {
+            // Asked here rather than by serenity, to know how many to wait for.
+            let total = client.http.get_bot_gateway().await?.shards.max(1);
+            info!(shards = total, "Discord recommends {total} gateway shards; running them all");
+            (0, total - 1, total)
+        }
+    };
+    expected.store(last - first + 1, Ordering::SeqCst);
+    health.notify();
+    if total > 1 {
+        info!(first, last, total, "running gateway shards {first} to {last} of {total}");
+    }
+    // serenity's "range" includes its end.
+    let start = client.start_shard_range(first..last, total);
     tokio::pin!(start);
     tokio::select! {
         r = &mut start => r,

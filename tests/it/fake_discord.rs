@@ -196,6 +196,13 @@ pub struct State {
     /// The bot's HTTP interactions endpoint: interactions go there instead
     /// of the gateway.
     endpoint: Option<String>,
+    /// Shards the bot identified with, besides shard 0 (whose session is
+    /// the fields above): id → (connection, last sequence number).
+    other_shards: HashMap<u64, (mpsc::UnboundedSender<Message>, u64)>,
+    /// The shard count the bot identified with (1 until it says).
+    shard_total: u64,
+    /// What `GET /gateway/bot` recommends.
+    recommended_shards: u64,
 }
 
 impl State {
@@ -258,7 +265,8 @@ pub struct FakeDiscord {
 impl FakeDiscord {
     /// Starts the REST server and the gateway; the bot must present `token`.
     pub async fn start(token: &str) -> Self {
-        let state = Arc::new(Mutex::new(State { next_id: 1, ..State::default() }));
+        let state =
+            Arc::new(Mutex::new(State { next_id: 1, shard_total: 1, recommended_shards: 1, ..State::default() }));
         let changed = Arc::new(watch::channel(0).0);
         let gateway = start_gateway(state.clone(), changed.clone(), token.to_owned()).await;
         let (s, c, t) = (state.clone(), changed.clone(), token.to_owned());
@@ -387,6 +395,25 @@ impl FakeDiscord {
     }
 
     async fn send_dispatch_registering(&self, t: &str, d: Value, register: Option<(u64, String)>) {
+        // Sharded: Discord sends a guild's events on shard (guild_id >> 22) % total.
+        let total = self.with_state(|s| s.shard_total);
+        let shard = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).map_or(0, |g| (g >> 22) % total);
+        if shard != 0 {
+            let tx = self
+                .wait_for(&format!("gateway shard {shard}"), |s| s.other_shards.get(&shard).map(|(tx, _)| tx.clone()))
+                .await;
+            let mut s = self.state.lock().unwrap();
+            if let Some((id, token)) = register {
+                register_interaction(&mut s, id, token, &d);
+            }
+            let seq = s.other_shards.get_mut(&shard).map(|(_, seq)| {
+                *seq += 1;
+                *seq
+            });
+            let frame = json!({"op": 0, "t": t, "s": seq, "d": d}).to_string();
+            let _ = tx.send(Message::Text(frame));
+            return;
+        }
         let tx = self
             .wait_for("a gateway session", |s| {
                 s.gateway.clone().filter(|_| s.events.iter().any(|e| matches!(e, Event::Identify(_))))
@@ -486,6 +513,24 @@ impl FakeDiscord {
     }
 
     /// Gateway connections that identified or resumed.
+    /// Makes `GET /gateway/bot` recommend `n` shards.
+    pub fn recommend_shards(&self, n: u64) {
+        self.state.lock().unwrap().recommended_shards = n;
+    }
+
+    /// The `shard` of each IDENTIFY, in order (`None`: unsharded).
+    pub fn identified_shards(&self) -> Vec<Option<Value>> {
+        self.with_state(|s| {
+            s.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Identify(d) => Some(d.get("shard").cloned()),
+                    _ => None,
+                })
+                .collect()
+        })
+    }
+
     pub fn gateway_sessions(&self) -> usize {
         self.with_state(|s| s.events.iter().filter(|e| matches!(e, Event::Identify(_) | Event::Resume(_))).count())
     }
@@ -721,6 +766,13 @@ fn route(s: &mut State, token: &str, gateway: SocketAddr, req: &Req, body: &Valu
     let app = APP_ID.to_string();
     match (req.method.as_str(), parts.as_slice()) {
         ("GET", ["gateway"]) => Ok((Resp::json(200, &json!({"url": format!("ws://{gateway}")})), None)),
+        ("GET", ["gateway", "bot"]) => {
+            bot_auth()?;
+            let limit = json!({"total": 1000, "remaining": 999, "reset_after": 14_400_000, "max_concurrency": 1});
+            let body =
+                json!({"url": format!("ws://{gateway}"), "shards": s.recommended_shards, "session_start_limit": limit});
+            Ok((Resp::json(200, &body), None))
+        }
         ("GET", ["users", "@me"]) => {
             bot_auth()?;
             let me = json!({"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "global_name": null,
@@ -1244,6 +1296,34 @@ async fn gateway_session(
                 }
                 let mut s = state.lock().unwrap();
                 s.events.push(Event::Identify(frame["d"].clone()));
+                let (shard, total) = match frame["d"]["shard"].as_array().map(|a| (a[0].as_u64(), a[1].as_u64())) {
+                    Some((Some(id), Some(total))) if id < total => (id, total),
+                    None => (0, 1),
+                    _ => {
+                        let _ = tx.send(Message::Close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
+                            code: 4010.into(),
+                            reason: "Invalid shard.".into(),
+                        })));
+                        break;
+                    }
+                };
+                s.shard_total = total;
+                if shard != 0 {
+                    let ready = json!({"op": 0, "t": "READY", "s": 1, "d": {
+                        "v": 10,
+                        "user": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
+                        "guilds": [],
+                        "session_id": format!("session-{session}-shard-{shard}"),
+                        "resume_gateway_url": format!("ws://{addr}"),
+                        "application": {"id": APP_ID.to_string(), "flags": 0},
+                        "shard": [shard, total]
+                    }});
+                    let _ = tx.send(Message::Text(ready.to_string()));
+                    s.other_shards.insert(shard, (tx.clone(), 1));
+                    drop(s);
+                    changed.send_modify(|v| *v += 1);
+                    continue;
+                }
                 s.seq = 1;
                 s.dispatched.clear();
                 s.session_id = Some(format!("session-{session}"));
@@ -1254,7 +1334,7 @@ async fn gateway_session(
                     "session_id": format!("session-{session}"),
                     "resume_gateway_url": format!("ws://{addr}"),
                     "application": {"id": APP_ID.to_string(), "flags": 0},
-                    "shard": [0, 1]
+                    "shard": [0, total]
                 }});
                 let _ = tx.send(Message::Text(ready.to_string()));
                 s.gateway = Some(tx.clone());
@@ -1297,6 +1377,7 @@ async fn gateway_session(
     if s.gateway.as_ref().is_some_and(|g| g.same_channel(&tx)) {
         s.gateway = None;
     }
+    s.other_shards.retain(|_, (g, _)| !g.same_channel(&tx));
 }
 
 /// The kill switch of a session, handed to the state once it is live. A

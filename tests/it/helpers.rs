@@ -47,6 +47,8 @@ pub struct TestConfig {
     /// Interactions over an HTTP endpoint (`[interactions]`) instead of
     /// the gateway: the fake Discord POSTs them, signed.
     pub http_interactions: bool,
+    /// `[discord] shards`, as TOML (e.g. `"auto"`).
+    pub shards: Option<&'static str>,
 }
 
 impl Default for TestConfig {
@@ -67,6 +69,7 @@ impl Default for TestConfig {
             archive_after_mins: 60,
             store_path: None,
             http_interactions: false,
+            shards: None,
         }
     }
 }
@@ -125,6 +128,7 @@ pub fn config_toml(discord: &str, aws: &str, c: &TestConfig) -> String {
 [discord]
 guild_ids = [{guilds}]
 api_url = "{discord}"
+{shards}
 
 [aws]
 region = "{region}"
@@ -155,6 +159,7 @@ per_guild = {per_guild}
 
 {extra}
 "#,
+        shards = c.shards.map(|s| format!("shards = {s}")).unwrap_or_default(),
         sync = c.sync_interval_secs,
         archive = c.archive_after_mins,
         store = c.store_path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),

@@ -17,6 +17,7 @@ mod interactions;
 mod observe;
 mod operator;
 mod properties;
+mod shards;
 mod sync;
 
 /// How long a test waits for an event before it fails. Generous: CI runs

@@ -455,3 +455,40 @@ async fn declare_names_the_cause_with_its_exit_code() {
     let (_, _, stderr) = run(bot(&args, None, true).env("RUST_LOG", "warn")).await;
     assert!(stderr.contains("AWS call failed"), "{stderr}");
 }
+
+/// In HTTP mode `check` compares `[interactions] public_key` with the
+/// application's own key: the right one passes, another fails with the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_compares_the_endpoint_public_key_with_the_applications() {
+    let (discord, aws) = (FakeDiscord::start(TOKEN).await, FakeIncidentManager::start(&["Payments"]).await);
+    let right = format!(
+        "[interactions]\nlisten = \"127.0.0.1:8080\"\npublic_key = \"{}\"",
+        super::fake_discord::public_key_hex()
+    );
+    let path = config(&discord, &aws, "");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, format!("{text}{right}\n")).unwrap();
+    let (code, stdout, _) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l
+            == "✔ Interactions endpoint: the public key is the application's; Discord should POST to \
+                https://<your host>/interactions (served on 127.0.0.1:8080)"),
+        "{stdout}"
+    );
+    std::fs::write(
+        &path,
+        format!("{text}[interactions]\nlisten = \"127.0.0.1:8080\"\npublic_key = \"{}\"\n", "cd".repeat(32)),
+    )
+    .unwrap();
+    let (code, stdout, _) = run(&mut bot(&["check", "--config", path.to_str().unwrap()], Some(TOKEN), true)).await;
+    assert_eq!(code, 1, "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l
+            == format!(
+                "✘ Interactions endpoint: [interactions] public_key is not the public key of incident-bot ({APP_ID}). \
+                 Fix: copy it from the Developer Portal, General Information → Public Key"
+            )),
+        "{stdout}"
+    );
+}

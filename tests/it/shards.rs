@@ -1,0 +1,92 @@
+//! The sharded gateway (`[discord] shards`): each shard of the process
+//! connected (IDENTIFY with `[id, total]`), each guild's interactions on its
+//! shard, `/healthz` ready only once all of this process's shards are, and
+//! the commands registered once for the bot, not once per shard.
+
+use serde_json::{Value, json};
+
+use super::fake_discord::{Event, FakeDiscord, GUILD_ID};
+use super::fake_incident_manager::FakeIncidentManager;
+use super::helpers::{TOKEN, TestApp, TestConfig, embed, opt, spawn_app_with, spawn_bot};
+
+/// A guild on shard 0 of 2 (`GUILD_ID` is on shard 1: `(id >> 22) % 2`).
+const OTHER_GUILD: u64 = GUILD_ID + (1 << 22);
+
+fn shard_of(guild: u64, total: u64) -> u64 {
+    (guild >> 22) % total
+}
+
+/// Declares from `guild`; returns the outcome as shown.
+async fn declare_in(app: &TestApp, guild: u64, title: &str) -> Value {
+    let mut d = super::fake_discord::incident_command(json!([opt("plan", "payments"), opt("title", title)]));
+    d["guild_id"] = json!(guild.to_string());
+    let id = app.discord.dispatch_interaction(d).await;
+    app.discord.wait_edit(id, 1).await
+}
+
+fn registrations(app: &TestApp) -> Vec<Option<u64>> {
+    app.discord.with_state(|s| {
+        s.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Commands { guild, .. } => Some(*guild),
+                _ => None,
+            })
+            .collect()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once() {
+    assert_eq!((shard_of(GUILD_ID, 2), shard_of(OTHER_GUILD, 2)), (1, 0));
+    let app = spawn_app_with(TestConfig {
+        guild_ids: vec![GUILD_ID, OTHER_GUILD],
+        shards: Some("{ total = 2, ids = [0, 1] }"),
+        ..TestConfig::default()
+    })
+    .await;
+    // Ready (as /healthz says) means both shards identified, not the first.
+    let mut shards = app.discord.identified_shards();
+    shards.sort_by_key(|s| s.as_ref().map(ToString::to_string));
+    assert_eq!(shards, [Some(json!([0, 2])), Some(json!([1, 2]))]);
+    // Once per guild, not once per shard.
+    let mut registered = registrations(&app);
+    registered.sort();
+    assert_eq!(registered, [Some(GUILD_ID), Some(OTHER_GUILD)]);
+
+    for (guild, title) in [(GUILD_ID, "On shard 1"), (OTHER_GUILD, "On shard 0")] {
+        let edit = declare_in(&app, guild, title).await;
+        assert_eq!(embed(&edit)["title"], format!("🚨 {title}"), "{edit}");
+    }
+    assert_eq!(app.aws.requests("StartIncident").len(), 2);
+    assert!(app.discord.rejected().is_empty(), "{:#?}", app.discord.rejected());
+    app.stop().await;
+}
+
+/// A process running only shard 1 of 2 (another runs shard 0): it connects
+/// that shard alone, serves its guilds, and leaves registration to the
+/// process with shard 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_without_shard_zero_serves_its_shard_and_does_not_register() {
+    let app = spawn_app_with(TestConfig { shards: Some("{ total = 2, ids = [1] }"), ..TestConfig::default() }).await;
+    assert_eq!(app.discord.identified_shards(), [Some(json!([1, 2]))]);
+    let edit = declare_in(&app, GUILD_ID, "Shard one only").await;
+    assert_eq!(embed(&edit)["title"], "🚨 Shard one only");
+    assert!(registrations(&app).is_empty(), "registered by the process running shard 0");
+    app.stop().await;
+}
+
+/// `shards = "auto"`: as many as `GET /gateway/bot` recommends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auto_runs_the_recommended_number_of_shards() {
+    let discord = FakeDiscord::start(TOKEN).await;
+    discord.recommend_shards(2);
+    let aws = FakeIncidentManager::start(&["Payments", "Search"]).await;
+    let app = spawn_bot(discord, aws, TestConfig { shards: Some("\"auto\""), ..TestConfig::default() }).await;
+    let mut shards = app.discord.identified_shards();
+    shards.sort_by_key(|s| s.as_ref().map(ToString::to_string));
+    assert_eq!(shards, [Some(json!([0, 2])), Some(json!([1, 2]))]);
+    let edit = declare_in(&app, GUILD_ID, "Auto sharded").await;
+    assert_eq!(embed(&edit)["title"], "🚨 Auto sharded");
+    app.stop().await;
+}
