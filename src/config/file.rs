@@ -45,15 +45,7 @@ impl TryFrom<String> for PublicKey {
     fn try_from(s: String) -> Result<Self, Self::Error> {
         const BAD: &str = "not an Ed25519 public key: 64 hexadecimal digits, as the Developer Portal shows under \
                            General Information → Public Key";
-        let s = s.trim();
-        if s.len() != 64 || !s.is_ascii() {
-            return Err(BAD);
-        }
-        let mut key = [0u8; 32];
-        for (i, byte) in key.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).map_err(|_| BAD)?;
-        }
-        Ok(Self(key))
+        crate::transport::http::decode_hex::<32>(&s).map(Self).ok_or(BAD)
     }
 }
 

@@ -287,8 +287,8 @@ fn fresh(timestamp: &str, now: SystemTime) -> bool {
     now.abs_diff(ts) <= MAX_SKEW.as_secs()
 }
 
-/// `N` bytes from `2N` hexadecimal digits.
-fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
+/// `N` bytes from `2N` hexadecimal digits (surrounding blanks ignored).
+pub(crate) fn decode_hex<const N: usize>(s: &str) -> Option<[u8; N]> {
     let s = s.trim();
     if s.len() != 2 * N || !s.is_ascii() {
         return None;
