@@ -5,13 +5,17 @@
 //! 1. an AWS region and credentials (none: the bot does not start);
 //! 2. the health listener;
 //! 3. the Discord token, checked over REST (rejected: the bot stops at
-//!    once), and the gateway's URL, from the configured API only; while
-//!    Discord cannot be reached, both are retried with backoff;
-//! 4. the commands registered over REST and the plans listed, in the
-//!    background; the gateway connected; one "ready" line once both are.
+//!    once), then the gateway's URL, or in HTTP mode (`[interactions]`, its
+//!    port taken before this step) the application, whose public key must
+//!    be the configured one; from the configured API only; while Discord
+//!    cannot be reached, each is retried with backoff;
+//! 4. the commands registered over REST (by the process with gateway shard
+//!    0) and the plans listed, in the background; the gateway's shards
+//!    connected, or the endpoint serving; one "ready" line once both are.
 //!
-//! Shutdown: new interactions are turned away, those in flight finish (up
-//! to the grace period), the gateway closes, background tasks stop.
+//! Shutdown: `/healthz` turns 503, new interactions are turned away, those
+//! in flight finish (up to the grace period), the gateway or the endpoint
+//! closes, background tasks stop.
 
 use std::future::Future;
 use std::sync::Arc;
