@@ -187,6 +187,37 @@ fn pct(v: &[Duration], p: f64) -> Duration {
     v[i.clamp(1, v.len()) - 1]
 }
 
+/// Writes incident-bot's config for the fakes (`file` in `dir`): the mirror
+/// every `sync` s (0: off), a fresh database, the abuse limits lifted (one
+/// user declares everything here), then `extra`.
+fn bot_config(
+    discord: &FakeDiscord,
+    aws: &FakeIncidentManager,
+    dir: &std::path::Path,
+    file: &str,
+    sync: u64,
+    extra: &str,
+) -> std::path::PathBuf {
+    let config = dir.join(file);
+    std::fs::write(
+        &config,
+        format!(
+            "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
+             [incident.plans]\npayments = \"{p}\"\n\
+             [sync]\ninterval_secs = {sync}\n[store]\npath = \"{store}\"\n\
+             [limits]\nper_user = 100000\nper_guild = 100000\n{extra}\n",
+            store = dir.join(format!("bot-{}.db", started_counter())).display(),
+            g = fake_discord::GUILD_ID,
+            d = discord.api_url,
+            r = fim::REGION,
+            a = aws.url,
+            p = fim::plan_arn("Payments"),
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// Builds the floors (`examples/floor.rs`, `examples/http_floor.rs`);
 /// returns the gateway floor's path (the HTTP one is beside it).
 fn floor_binary() -> std::path::PathBuf {
@@ -219,24 +250,9 @@ async fn http_bench(bot: Bot, floor: &std::path::Path, probe: Probe) -> HttpRepo
     std::fs::create_dir_all(&dir).unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}/interactions");
-    let config = dir.join("config-http.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
-             [incident.plans]\npayments = \"{p}\"\n[sync]\ninterval_secs = 0\n[store]\npath = \"{store}\"\n\
-             [limits]\nper_user = 100000\nper_guild = 100000\n\
-             [interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{key}\"\n",
-            store = dir.join(format!("bot-{}.db", started_counter())).display(),
-            g = fake_discord::GUILD_ID,
-            d = discord.api_url,
-            r = fim::REGION,
-            a = aws.url,
-            p = fim::plan_arn("Payments"),
-            key = fake_discord::public_key_hex(),
-        ),
-    )
-    .unwrap();
+    let endpoint =
+        format!("[interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{}\"\n", fake_discord::public_key_hex());
+    let config = bot_config(&discord, &aws, &dir, "config-http.toml", 0, &endpoint);
     let mut cmd = match bot {
         Bot::IncidentBot => {
             let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
@@ -308,30 +324,9 @@ async fn bench(
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[discord]\nguild_ids = [{g}]\napi_url = \"{d}\"\n[aws]\nregion = \"{r}\"\nendpoint_url = \"{a}\"\n\
-             [incident.plans]\npayments = \"{p}\"\n\
-             [sync]\ninterval_secs = {sync}\n[store]\npath = \"{store}\"\n\
-             # One user declares everything here: lift the abuse limits.\n\
-             [limits]\nper_user = 100000\nper_guild = 100000\n{extra}\n",
-            sync = mirror.map_or(0, |m| m.interval_secs),
-            store = dir.join(format!("bot-{}.db", started_counter())).display(),
-            g = fake_discord::GUILD_ID,
-            d = discord.api_url,
-            r = fim::REGION,
-            a = aws.url,
-            p = fim::plan_arn("Payments"),
-            extra = if bot == Bot::IncidentBot {
-                std::env::var("LOADGEN_EXTRA_CONFIG").unwrap_or_default()
-            } else {
-                String::new()
-            },
-        ),
-    )
-    .unwrap();
+    let extra =
+        if bot == Bot::IncidentBot { std::env::var("LOADGEN_EXTRA_CONFIG").unwrap_or_default() } else { String::new() };
+    let config = bot_config(&discord, &aws, &dir, "config.toml", mirror.map_or(0, |m| m.interval_secs), &extra);
     let started = Instant::now();
     let mut cmd = match bot {
         Bot::IncidentBot => match std::env::var("LOADGEN_BOT_WRAPPER") {
@@ -715,6 +710,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
 fn main() {
     let scenarios: Vec<(usize, u64)> = std::env::var("LOADGEN_SCENARIOS")
         .unwrap_or_else(|_| "1@0,100@0,200@200,1000@200".to_owned())
@@ -795,20 +794,15 @@ fn main() {
         base.startup.as_secs_f64() * 1e3,
         "ms",
     );
-    row("idle RSS".into(), bot.idle_rss_kb as f64 / 1024.0, base.idle_rss_kb as f64 / 1024.0, "MB");
-    row(
-        "  of which anonymous (heap, stacks)".into(),
-        bot.idle_anon_kb as f64 / 1024.0,
-        base.idle_anon_kb as f64 / 1024.0,
-        "MB",
-    );
-    row("peak RSS (VmHWM, whole run)".into(), bot.peak_rss_kb as f64 / 1024.0, base.peak_rss_kb as f64 / 1024.0, "MB");
+    row("idle RSS".into(), mb(bot.idle_rss_kb), mb(base.idle_rss_kb), "MB");
+    row("  of which anonymous (heap, stacks)".into(), mb(bot.idle_anon_kb), mb(base.idle_anon_kb), "MB");
+    row("peak RSS (VmHWM, whole run)".into(), mb(bot.peak_rss_kb), mb(base.peak_rss_kb), "MB");
     let mut failed = false;
     for (r, f) in bot.runs.iter().zip(&base.runs) {
         let tag = format!("N={} AWS {}ms", r.n, r.delay_ms);
         latencies(&tag, "ack", &r.ack, &f.ack);
         latencies(&tag, "declare", &r.declare, &f.declare);
-        row(format!("{tag}: peak RSS"), r.peak_rss_kb as f64 / 1024.0, f.peak_rss_kb as f64 / 1024.0, "MB");
+        row(format!("{tag}: peak RSS"), mb(r.peak_rss_kb), mb(f.peak_rss_kb), "MB");
         failed |= outcome(&tag, r, f);
     }
     if let (Some(p), Some((r, least))) = (probe, &bot.probe) {
@@ -816,7 +810,7 @@ fn main() {
         let tag = format!("{} probes, {} in flight", p.probes, p.in_flight);
         latencies(&tag, "ack", &r.ack, &f.ack);
         println!("{:<48} {least:>11} {:>12} (fewest still waiting on AWS)", format!("{tag}: in flight"), f_least);
-        row(format!("{tag}: peak RSS"), r.peak_rss_kb as f64 / 1024.0, f.peak_rss_kb as f64 / 1024.0, "MB");
+        row(format!("{tag}: peak RSS"), mb(r.peak_rss_kb), mb(f.peak_rss_kb), "MB");
         failed |= outcome(&tag, r, &f);
     }
     println!("{:<48} {:>11.2} MB", "release binary (stripped)", size as f64 / 1_048_576.0);
@@ -832,13 +826,8 @@ fn main() {
             "HTTP interactions mode ([interactions], no gateway; a fresh incident-bot, beside examples/http_floor.rs)"
         );
         row("HTTP: process start to first PONG (target ≤ 30 ms)".into(), ms(h.to_pong), ms(f.to_pong), "ms");
-        row(
-            "HTTP: idle RSS (target ≤ 10 MB)".into(),
-            h.idle_rss_kb as f64 / 1024.0,
-            f.idle_rss_kb as f64 / 1024.0,
-            "MB",
-        );
-        row("HTTP:   of which anonymous".into(), h.idle_anon_kb as f64 / 1024.0, f.idle_anon_kb as f64 / 1024.0, "MB");
+        row("HTTP: idle RSS (target ≤ 10 MB)".into(), mb(h.idle_rss_kb), mb(f.idle_rss_kb), "MB");
+        row("HTTP:   of which anonymous".into(), mb(h.idle_anon_kb), mb(f.idle_anon_kb), "MB");
         let tag = format!("HTTP: {} probes, {} in flight", http_probe.probes, http_probe.in_flight);
         latencies(&tag, "ack", &h.probe, &f.probe);
         println!("{:<48} p99 ≤ 1.2× the floor's", format!("{tag}: target"));

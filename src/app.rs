@@ -128,7 +128,9 @@ pub async fn run_with_health(
     // The interactions endpoint's port, taken before anything talks to
     // Discord: a port in use stops the bot at once.
     let endpoint_listener = match &config.interactions {
-        Some(i) => Some(http::bind(i.listen).await.map_err(|e| AppError::InteractionsListen(i.listen, e))?),
+        Some(i) => {
+            Some(tokio::net::TcpListener::bind(i.listen).await.map_err(|e| AppError::InteractionsListen(i.listen, e))?)
+        }
         None => None,
     };
     let tasks = Shutdown::new();

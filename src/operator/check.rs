@@ -276,12 +276,14 @@ async fn check_discord(config: &Config, r: &mut Report) {
             return;
         }
     };
-    let app = api.application().await.unwrap_or(AppInfo {
-        id: me.id.get().into(),
-        name: me.name.clone(),
-        verify_key: String::new(),
-    });
-    if let Some(endpoint) = &config.interactions {
+    let application = api.application().await;
+    if let (Some(_), Err(e)) = (&config.interactions, &application) {
+        let (what, fix) = discord_problem(e, &base);
+        r.add(Status::Fail, "Interactions endpoint", format!("the application's public key: {what}"), None, Some(&fix));
+    }
+    let app =
+        application.unwrap_or(AppInfo { id: me.id.get().into(), name: me.name.clone(), verify_key: String::new() });
+    if let Some(endpoint) = config.interactions.as_ref().filter(|_| !app.verify_key.is_empty()) {
         if endpoint.is_key_of(&app.verify_key) {
             r.ok(
                 "Interactions endpoint",

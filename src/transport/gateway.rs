@@ -85,10 +85,8 @@ impl Readiness for Shards {
         let runners = self.manager.runners.lock().await;
         let connected = runners.values().filter(|r| r.stage == ConnectionStage::Connected).count();
         match expected {
-            0 => Err("the Discord gateway is not connected".to_owned()),
-            1 if connected == 1 => Ok(()),
-            1 => Err("the Discord gateway is not connected".to_owned()),
-            n if connected >= n => Ok(()),
+            n if n > 0 && connected >= n => Ok(()),
+            0 | 1 => Err("the Discord gateway is not connected".to_owned()),
             n => Err(format!("{connected} of this process's {n} gateway shards are connected")),
         }
     }

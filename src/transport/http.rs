@@ -20,7 +20,6 @@
 //! over REST as in gateway mode.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -65,12 +64,6 @@ impl Endpoint {
     pub fn new(public_key: [u8; 32], path: String, bot: Arc<Bot>, metrics: Arc<Metrics>) -> Self {
         Self { key: UnparsedPublicKey::new(&ED25519, public_key), path, bot, metrics }
     }
-}
-
-/// Binds the endpoint's address (before the rest of start-up, so a port in
-/// use stops the bot at once).
-pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    TcpListener::bind(addr).await
 }
 
 /// Ready while listening, until shutdown begins.

@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::fake_discord::{self, ACK_DEADLINE, Event, signature_headers, unix_now};
-use super::helpers::{TestConfig, embed, field, opt, spawn_app_with};
+use super::helpers::{TestConfig, embed, field, free_port, opt, spawn_app_with};
 
 fn http() -> TestConfig {
     TestConfig { http_interactions: true, ..TestConfig::default() }
@@ -66,7 +66,9 @@ async fn request(url: &str, method: &str, headers: &[(&str, String)], body: &[u8
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_checks_path_method_size_signature_and_age_before_anything_else() {
-    let app = spawn_app_with(http()).await;
+    let health = free_port();
+    let extra = Box::leak(format!("[server]\nlisten = \"127.0.0.1:{health}\"\n").into_boxed_str());
+    let app = spawn_app_with(TestConfig { extra_toml: extra, ..http() }).await;
     let url = app.endpoint.clone().unwrap();
     let ping =
         json!({"id": "1", "application_id": fake_discord::APP_ID.to_string(), "type": 1, "token": "t", "version": 1})
@@ -121,6 +123,13 @@ async fn the_endpoint_checks_path_method_size_signature_and_age_before_anything_
     app.discord.with_state(|s| {
         assert!(!s.events.iter().any(|e| matches!(e, Event::Callback { .. } | Event::Edit { .. })), "{:#?}", s.events);
     });
+    // Each refusal counted by its reason, for the operator's dashboard.
+    let (_, _, metrics) = fake_discord::send("GET", &format!("http://127.0.0.1:{health}/metrics"), &[], vec![]).await;
+    let metrics = String::from_utf8(metrics).unwrap();
+    for (reason, n) in [("signature", 5), ("replay", 2), ("method", 1), ("path", 1), ("too_large", 1), ("body", 1)] {
+        let line = format!("incident_bot_interactions_refused_total{{reason=\"{reason}\"}} {n}");
+        assert!(metrics.lines().any(|l| l == line), "no `{line}` in:\n{metrics}");
+    }
     app.stop().await;
 }
 

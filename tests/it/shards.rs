@@ -39,9 +39,11 @@ fn registrations(app: &TestApp) -> Vec<Option<u64>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once() {
     assert_eq!((shard_of(GUILD_ID, 2), shard_of(OTHER_GUILD, 2)), (1, 0));
+    let health = super::helpers::free_port();
     let app = spawn_app_with(TestConfig {
         guild_ids: vec![GUILD_ID, OTHER_GUILD],
         shards: Some("{ total = 2, ids = [0, 1] }"),
+        extra_toml: Box::leak(format!("[server]\nlisten = \"127.0.0.1:{health}\"\n").into_boxed_str()),
         ..TestConfig::default()
     })
     .await;
@@ -60,6 +62,10 @@ async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once(
     }
     assert_eq!(app.aws.requests("StartIncident").len(), 2);
     assert!(app.discord.rejected().is_empty(), "{:#?}", app.discord.rejected());
+    // The second shard's first session is no reconnect.
+    let url = format!("http://127.0.0.1:{health}/metrics");
+    let metrics = String::from_utf8(super::fake_discord::send("GET", &url, &[], vec![]).await.2).unwrap();
+    assert!(metrics.lines().any(|l| l == "incident_bot_gateway_reconnects_total 0"), "{metrics}");
     app.stop().await;
 }
 
