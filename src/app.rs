@@ -39,8 +39,11 @@ use crate::messages::{CREDENTIALS_FIX, NO_REGION};
 use crate::observe::{self, Health, Metrics};
 use crate::services::{Services, Settings};
 use crate::shutdown::Shutdown;
+use crate::store::dynamodb::DynamoStore;
+use crate::store::local::Local;
 use crate::store::sqlite::SqliteStore;
-use crate::sync::Mirror;
+use crate::store::{Coordinator, Store};
+use crate::sync::{LEASE, Mirror};
 use crate::transport::{gateway, http};
 
 /// Why the bot stopped with an error; each says what to do.
@@ -65,6 +68,8 @@ pub enum AppError {
     PublicKeyMismatch { app: String },
     #[error("the store at {} cannot be used ({cause}): set [store] path (INCIDENT_BOT_STORE_PATH) to a writable file", path.display())]
     Store { path: std::path::PathBuf, cause: crate::store::StoreError },
+    #[error("the shared store ([store] dynamodb_table) cannot be used: {0}")]
+    SharedStore(crate::store::StoreError),
 }
 
 impl AppError {
@@ -77,7 +82,8 @@ impl AppError {
             | Self::Listen(..)
             | Self::InteractionsListen(..)
             | Self::PublicKeyMismatch { .. }
-            | Self::Store { .. } => 2,
+            | Self::Store { .. }
+            | Self::SharedStore(_) => 2,
             Self::Discord(_) => 1,
         }
     }
@@ -123,8 +129,7 @@ pub async fn run_with_health(
     let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
     let Some(region) = backend.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
     check_credentials(sdk).await?;
-    let store = SqliteStore::open(&config.store_path)
-        .map_err(|cause| AppError::Store { path: config.store_path.clone(), cause })?;
+    let stores = open_store(&config, sdk).await?;
     // The interactions endpoint's port, taken before anything talks to
     // Discord: a port in use stops the bot at once.
     let endpoint_listener = match &config.interactions {
@@ -150,8 +155,7 @@ pub async fn run_with_health(
     let limits = config.limits;
     let discord = Arc::new(Discord::new(Arc::new(rest.clone()), limits.discord_acks, limits.discord_messages));
     let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
-    let store = Arc::new(store);
-    let services = Services::new(settings, backend.clone(), discord.clone(), store, metrics.clone(), tasks.clone());
+    let services = Services::new(settings, backend.clone(), discord.clone(), stores, metrics.clone(), tasks.clone());
     let bot = Bot::new(services);
     if let Some(interval) = config.sync.interval {
         let mirror = Mirror::new(bot.services().clone(), interval, config.sync.archive_after);
@@ -177,7 +181,10 @@ pub async fn run_with_health(
             .sync
             .interval
             .map_or_else(|| "mirror off".to_owned(), |i| format!("mirroring Incident Manager every {} s", i.as_secs())),
-        config.store_path.display(),
+        config.dynamodb_table.as_ref().map_or_else(
+            || config.store_path.display().to_string(),
+            |t| format!("DynamoDB table {t} (shared by replicas)")
+        ),
         config.listen.map_or_else(|| "no health listener".to_owned(), |a| format!("/healthz and /metrics on {a}"))
     );
     tasks.spawn("ready line", {
@@ -197,6 +204,11 @@ pub async fn run_with_health(
             let left = bot.drain(grace).await;
             if left > 0 {
                 warn!(left, "shutdown grace period over with interactions still running");
+            }
+            // Another replica takes the mirror over at its next try.
+            let svc = bot.services();
+            if let Err(e) = svc.coordinator.release(LEASE, &svc.replica).await {
+                warn!(error = %e, "could not give the mirror's lease up");
             }
         }
     };
@@ -218,6 +230,19 @@ pub async fn run_with_health(
     result?;
     info!("stopped");
     Ok(())
+}
+
+/// The store and the coordinator: the SQLite database and memory for one
+/// process, or the DynamoDB table (checked now) for several replicas.
+async fn open_store(config: &Config, sdk: &SdkConfig) -> Result<(Arc<dyn Store>, Arc<dyn Coordinator>), AppError> {
+    if let Some(table) = &config.dynamodb_table {
+        let shared = Arc::new(DynamoStore::new(sdk, table));
+        shared.verify().await.map_err(AppError::SharedStore)?;
+        return Ok((shared.clone(), shared));
+    }
+    let store = SqliteStore::open(&config.store_path)
+        .map_err(|cause| AppError::Store { path: config.store_path.clone(), cause })?;
+    Ok((Arc::new(store), Arc::new(Local::default())))
 }
 
 /// The AWS credential chain finds credentials, or the bot does not start:

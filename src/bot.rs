@@ -4,7 +4,8 @@
 //! every kind of interaction:
 //!
 //! 1. the interaction is parsed into a [`Route`] and dropped;
-//! 2. a repeated delivery of an interaction id is ignored;
+//! 2. a repeated delivery of an interaction id is ignored (to every replica:
+//!    the id is claimed through the coordinator);
 //! 3. while shutting down, a new interaction gets a private "restarting";
 //! 4. it runs in its own task, counted in flight (a shutdown waits for it),
 //!    in a tracing span, with a panic guard: a panic is contained, logged and
@@ -20,9 +21,8 @@ use std::time::{Duration, Instant};
 use futures_util::FutureExt;
 use serenity::all::Interaction;
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, error, info};
+use tracing::{Instrument, error, info, warn};
 
-use crate::bounded::RecentSet;
 use crate::commands::{Kind, Route};
 use crate::discord::embeds;
 use crate::discord::responder::{Callback, Reply, Responder};
@@ -38,8 +38,6 @@ pub const DEDUPE_MAX: usize = 50_000;
 /// The bot's core: see the module documentation.
 pub struct Bot {
     services: Arc<Services>,
-    /// Interaction ids already handled.
-    seen: RecentSet<u64>,
     /// Set when shutting down: new interactions are turned away.
     draining: AtomicBool,
     /// Interactions being handled now.
@@ -50,7 +48,6 @@ impl Bot {
     pub fn new(services: Services) -> Arc<Self> {
         Arc::new(Self {
             services: Arc::new(services),
-            seen: RecentSet::new(DEDUPE_MAX, DEDUPE_WINDOW),
             draining: AtomicBool::new(false),
             in_flight: TaskTracker::new(),
         })
@@ -94,7 +91,7 @@ impl Bot {
 
     async fn handle(&self, route: Route, r: Responder, id: u64) {
         let kind = route.kind();
-        if kind != Kind::Autocomplete && !self.seen.first_time(id) {
+        if kind != Kind::Autocomplete && !self.claim(id).await {
             info!(interaction = id, "repeated delivery of an interaction ignored");
             return;
         }
@@ -107,6 +104,21 @@ impl Bot {
         let run = AssertUnwindSafe(route.run(&self.services, &r)).catch_unwind().instrument(span.clone()).await;
         if run.is_err() {
             self.answer_panic(kind, &r).instrument(span).await;
+        }
+    }
+
+    /// Whether this delivery of interaction `id` is the first, to any
+    /// replica. When the coordinator cannot tell (the shared store
+    /// unreachable), it is handled: a declaration repeated on two replicas
+    /// is still one incident (its client token is the interaction's), and a
+    /// page must not be lost to the bot's bookkeeping.
+    async fn claim(&self, id: u64) -> bool {
+        match self.services.coordinator.claim_interaction(id).await {
+            Ok(first) => first,
+            Err(e) => {
+                warn!(interaction = id, error = %e, "could not claim the interaction; handling it");
+                true
+            }
         }
     }
 

@@ -67,6 +67,21 @@ pub enum Command {
     /// In the configured guilds, or globally without any; `run` does it at
     /// every start too.
     Register,
+    /// The shared store of several replicas ([store] dynamodb_table).
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+/// `store …`.
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Create the DynamoDB table ([store] dynamodb_table) and turn its TTL on.
+    ///
+    /// Idempotent: an existing table is checked and left as it is. Needs
+    /// dynamodb:CreateTable, DescribeTable, DescribeTimeToLive and
+    /// UpdateTimeToLive (only here: the bot itself does not).
+    #[command(after_help = ENVIRONMENT)]
+    Init,
 }
 
 /// `check --format`.

@@ -12,7 +12,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 use clap::Parser;
-use incident_bot::cli::{CheckFormat, Cli, Command};
+use incident_bot::cli::{CheckFormat, Cli, Command, StoreCommand};
 use incident_bot::config::{Config, ConfigError};
 use incident_bot::operator::{self, DeclareArgs, Format, exit};
 use incident_bot::{app, backend, telemetry};
@@ -77,6 +77,10 @@ fn main() -> ExitCode {
         }
         Command::Register => match Config::load(path, &env) {
             Ok(config) => runtime().block_on(operator::register(&config)),
+            Err(e) => config_error(&e),
+        },
+        Command::Store(StoreCommand::Init) => match Config::load_without_token(path, &env) {
+            Ok(config) => runtime().block_on(operator::store::init(&config)),
             Err(e) => config_error(&e),
         },
     };

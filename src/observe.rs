@@ -17,6 +17,7 @@ use hyper_util::rt::TokioIo;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
@@ -50,6 +51,7 @@ pub struct Metrics {
     aws_latency: HistogramFamily,
     reconnects: Counter,
     refused: Family<ReasonLabels, Counter>,
+    mirror_leader: Gauge,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -95,7 +97,13 @@ impl Metrics {
              method, path, body)",
             refused.clone(),
         );
-        Self { registry, declarations, ack_latency, declare_latency, aws_latency, reconnects, refused }
+        let mirror_leader = Gauge::default();
+        registry.register(
+            "mirror_leader",
+            "1 while this replica holds the mirror's lease (one replica mirrors at a time)",
+            mirror_leader.clone(),
+        );
+        Self { registry, declarations, ack_latency, declare_latency, aws_latency, reconnects, refused, mirror_leader }
     }
 
     /// Counts one declaration; `code` is the AWS error code for `aws_error`.
@@ -125,6 +133,10 @@ impl Metrics {
     /// Counts one request the interactions endpoint turned away.
     pub fn interaction_refused(&self, reason: &str) {
         self.refused.get_or_create(&ReasonLabels { reason: reason.to_owned() }).inc();
+    }
+
+    pub fn mirror_leader(&self, held: bool) {
+        self.mirror_leader.set(i64::from(held));
     }
 
     /// The Prometheus text exposition of every metric.

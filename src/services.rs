@@ -15,10 +15,10 @@ use crate::directory::{OpenIncidents, PlanDirectory};
 use crate::discord::responder::Discord;
 use crate::domain::IncidentArn;
 use crate::domain::access::AccessPolicy;
-use crate::domain::limits::RateLimiter;
+use crate::domain::limits::{Limited, RateLimiter};
 use crate::observe::Metrics;
 use crate::shutdown::Shutdown;
-use crate::store::Store;
+use crate::store::{Coordinator, Store};
 
 /// How long the confirmation's embed is kept between a Resolve click and
 /// its confirmation (after that, or after a restart, it is read back from
@@ -44,6 +44,11 @@ pub struct Services {
     pub discord: Arc<Discord>,
     /// What outlives a restart: incidents' homes, the mirror's checkpoints.
     pub store: Arc<dyn Store>,
+    /// What the replicas agree on: repeated deliveries, the limits' counts,
+    /// the mirror's lease (in memory for one process).
+    pub coordinator: Arc<dyn Coordinator>,
+    /// This process's name among replicas (the lease holder's).
+    pub replica: Arc<str>,
     /// Per incident: the bot's writes (with what it remembers of them) and
     /// the mirror's looks take turns, so a write is never shown back.
     pub incident_locks: KeyedLocks<IncidentArn>,
@@ -72,7 +77,7 @@ impl Services {
         settings: Settings,
         backend: Arc<dyn IncidentBackend>,
         discord: Arc<Discord>,
-        store: Arc<dyn Store>,
+        (store, coordinator): (Arc<dyn Store>, Arc<dyn Coordinator>),
         metrics: Arc<Metrics>,
         tasks: Shutdown,
     ) -> Self {
@@ -80,8 +85,8 @@ impl Services {
         Self {
             plans: Arc::default(),
             open: Arc::new(OpenIncidents::new(backend.clone(), tasks)),
-            declarations: RateLimiter::new(limits.per_user, Some(limits.per_guild)),
-            changes: RateLimiter::new(limits.changes_per_user, None),
+            declarations: RateLimiter::new("decl", limits.per_user, Some(limits.per_guild)),
+            changes: RateLimiter::new("change", limits.changes_per_user, None),
             pending_resolves: ExpiringMap::new(PENDING_RESOLVES_MAX, PENDING_RESOLVE_AGE),
             aws_permits: Semaphore::new(limits.max_concurrent),
             followup_permits: Semaphore::new(limits.max_concurrent.div_ceil(4).min(FOLLOWUP_LANE)),
@@ -89,8 +94,31 @@ impl Services {
             backend,
             discord,
             store,
+            coordinator,
+            replica: replica_name().into(),
             incident_locks: KeyedLocks::default(),
             metrics,
         }
     }
+
+    /// Counts a declaration by `user` in `guild` against the limits.
+    pub async fn limit_declaration(&self, user: u64, guild: Option<u64>) -> Result<(), Limited> {
+        self.declarations.try_acquire(&*self.coordinator, user, guild, crate::sync::now_ms()).await
+    }
+
+    /// Counts a change to an incident by `user` against the limits.
+    pub async fn limit_change(&self, user: u64) -> Result<(), Limited> {
+        self.changes.try_acquire(&*self.coordinator, user, None, crate::sync::now_ms()).await
+    }
+}
+
+/// This process among replicas: host name, process id and start time (a
+/// restarted replica is a new holder).
+fn replica_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map_or_else(|| "host".to_owned(), |h| h.trim().to_owned());
+    let started = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    format!("{host}-{}-{started}", std::process::id())
 }

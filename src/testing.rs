@@ -273,7 +273,7 @@ impl Harness {
             settings,
             backend.clone(),
             Arc::new(Discord::new(discord.clone(), 64, 32)),
-            store.clone(),
+            (store.clone(), Arc::new(crate::store::local::Local::default())),
             Arc::new(Metrics::new()),
             Shutdown::new(),
         );

@@ -5,7 +5,6 @@
 //! embed carries the ARN), never from process memory, so buttons keep
 //! working after a restart.
 
-use std::time::Instant;
 
 use serenity::all::{
     ButtonStyle, ChannelId, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow, CreateButton, Embed,
@@ -108,7 +107,7 @@ async fn resolve(svc: &Services, c: &Click, channel: ChannelId, message: Message
         r.private("⚠️ This prompt does not show an incident record ARN.").await;
         return;
     };
-    if let Err(limited) = svc.changes.try_acquire(c.caller.user_id, None, Instant::now()) {
+    if let Err(limited) = svc.limit_change(c.caller.user_id).await {
         r.private(format!("⏳ {}", messages::limited(&limited, false))).await;
         return;
     }

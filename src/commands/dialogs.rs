@@ -2,7 +2,7 @@
 //! timeline, change title and impact. The input is checked before anything
 //! is sent, so a mistake costs no AWS call.
 
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use serenity::all::{
     ActionRowComponent, CreateActionRow, CreateInputText, CreateModal, Embed, InputTextStyle, ModalInteraction,
@@ -175,7 +175,7 @@ pub async fn run(svc: &Services, s: Submit, r: &Responder) {
             return;
         }
     };
-    if let Err(limited) = svc.changes.try_acquire(s.user_id, None, Instant::now()) {
+    if let Err(limited) = svc.limit_change(s.user_id).await {
         r.private(format!("⏳ {}", messages::limited(&limited, false))).await;
         return;
     }

@@ -5,7 +5,7 @@
 //! bot asks privately which open incident (newest first). A message added
 //! twice is one event: the second time, the user is told it is there.
 
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use serenity::all::{
     ChannelId, CommandInteraction, CommandType, CreateActionRow, CreateCommand, CreateSelectMenu, CreateSelectMenuKind,
@@ -195,7 +195,7 @@ async fn add(svc: &Services, r: &Responder, incident: &IncidentArn, m: &Snapshot
         Ok(None) => {}
         Err(e) => warn!(error = %e, "could not check whether the message was added before"),
     }
-    if let Err(limited) = svc.changes.try_acquire(user_id, None, Instant::now()) {
+    if let Err(limited) = svc.limit_change(user_id).await {
         let _ = svc.store.release_message(m.message).await;
         return say(format!("⏳ {}", messages::limited(&limited, false))).await;
     }

@@ -2,7 +2,7 @@
 //! one command, any combination of changes, applied in that order, on any
 //! incident (declared from Discord or not).
 
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serenity::all::{
     CommandInteraction, CommandOptionType, CreateCommand, CreateCommandOption, CreateEmbed, ResolvedValue,
@@ -223,7 +223,7 @@ pub async fn run(svc: &Services, req: Request, r: &Responder) {
         }
     };
     let Some(arn) = arn else { return };
-    if let Err(limited) = svc.changes.try_acquire(req.user_id, None, Instant::now()) {
+    if let Err(limited) = svc.limit_change(req.user_id).await {
         info!(outcome = "rate_limited", "update refused by [limits]");
         r.private(format!("⏳ {}", messages::limited(&limited, false))).await;
         return;

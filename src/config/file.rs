@@ -83,11 +83,30 @@ impl Default for FileSync {
 #[serde(default, deny_unknown_fields)]
 pub(super) struct FileStore {
     pub(super) path: std::path::PathBuf,
+    pub(super) dynamodb_table: Option<TableName>,
 }
 
 impl Default for FileStore {
     fn default() -> Self {
-        Self { path: "incident-bot.db".into() }
+        Self { path: "incident-bot.db".into(), dynamodb_table: None }
+    }
+}
+
+/// A DynamoDB table name (3 to 255 of letters, digits, `_`, `-`, `.`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableName(pub String);
+
+impl<'de> Deserialize<'de> for TableName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+        if (3..=255).contains(&s.len()) && s.chars().all(plain) {
+            Ok(Self(s))
+        } else {
+            Err(serde::de::Error::custom(
+                "a DynamoDB table name: 3 to 255 letters, digits, `_`, `-` or `.`, such as \"incident-bot\"",
+            ))
+        }
     }
 }
 

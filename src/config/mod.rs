@@ -38,6 +38,7 @@ pub const ENV_OVERRIDES: &[(&str, &str, EnvKind)] = &[
     ("INCIDENT_BOT_LOG_FORMAT", "log.format", EnvKind::Text),
     ("INCIDENT_BOT_LISTEN", "server.listen", EnvKind::Text),
     ("INCIDENT_BOT_STORE_PATH", "store.path", EnvKind::Text),
+    ("INCIDENT_BOT_STORE_DYNAMODB_TABLE", "store.dynamodb_table", EnvKind::Text),
     ("INCIDENT_BOT_SYNC_INTERVAL_SECS", "sync.interval_secs", EnvKind::Integer),
     ("INCIDENT_BOT_INTERACTIONS_LISTEN", "interactions.listen", EnvKind::Text),
     ("INCIDENT_BOT_DISCORD_PUBLIC_KEY", "interactions.public_key", EnvKind::Text),
@@ -67,6 +68,9 @@ pub struct Config {
     pub sync: SyncSettings,
     /// `[store] path`: the SQLite database of what outlives a restart.
     pub store_path: PathBuf,
+    /// `[store] dynamodb_table`: the DynamoDB table replicas share, instead
+    /// of the SQLite database.
+    pub dynamodb_table: Option<String>,
     /// `[server] listen`: where `/healthz` and `/metrics` are served.
     pub listen: Option<std::net::SocketAddr>,
     /// `[interactions]`: Discord POSTs interactions here (no gateway).
@@ -412,6 +416,7 @@ impl Config {
                 archive_after: Duration::from_secs(file.sync.archive_after_mins.0 * 60),
             },
             store_path: file.store.path,
+            dynamodb_table: file.store.dynamodb_table.map(|t| t.0),
             listen: file.server.listen,
             interactions,
             warnings,

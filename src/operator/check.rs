@@ -155,6 +155,25 @@ pub async fn check(config: &Config, token: Option<&ConfigError>, format: Format)
 /// or can be created where it is configured (nothing is created here).
 async fn check_store(config: &Config, r: &mut Report) {
     use crate::store::Store as _;
+    if let Some(table) = &config.dynamodb_table {
+        let sdk = crate::backend::sdk::sdk_config(&config.aws, None).await;
+        let store = crate::store::dynamodb::DynamoStore::new(&sdk, table);
+        let read = match store.verify().await {
+            Ok(()) => store.homes().await,
+            Err(e) => Err(e),
+        };
+        match read {
+            Ok(homes) => r.ok("store", format!("DynamoDB table {table} (shared; {} incidents followed)", homes.len())),
+            Err(e) => r.add(
+                Status::Fail,
+                "store",
+                format!("DynamoDB table {table} cannot be used"),
+                Some(e.0),
+                Some("run `incident-bot store init`, and allow the bot's role the table's actions (README)"),
+            ),
+        }
+        return;
+    }
     let path = &config.store_path;
     let fix = "set [store] path (INCIDENT_BOT_STORE_PATH) to a file the bot may write, on a persistent disk";
     if path.exists() {

@@ -6,6 +6,7 @@
 //! | `declare`: `/incident` from a terminal | [`declare`] |
 //! | `invite`: the URL that adds the bot to a server | [`invite`] |
 //! | `register`: the commands, without running the bot | [`register`] |
+//! | `store init`: the shared store's DynamoDB table | [`store`] |
 //!
 //! Each returns its exit code ([`exit`]); what it prints goes through
 //! [`say`], so a closed stdout (`| head -1`) ends it quietly.
@@ -13,6 +14,7 @@
 pub mod check;
 pub mod declare;
 pub mod invite;
+pub mod store;
 
 use std::fmt::Display;
 use std::io::Write;

@@ -103,3 +103,11 @@ impl Store for MemoryStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[tokio::test]
+    async fn keeps_the_store_contract() {
+        super::super::contract::store(&super::MemoryStore::default()).await;
+    }
+}

@@ -7,17 +7,27 @@
 //! |---|---|
 //! | [`sqlite::SqliteStore`] | one process: an embedded SQLite database (the default) |
 //! | [`memory::MemoryStore`] | unit tests |
+//! | [`dynamodb::DynamoStore`] | several replicas: one DynamoDB table they share |
 //!
-//! A shared store for several replicas goes behind the same trait.
+//! What replicas must agree on from moment to moment (who handles an
+//! interaction, how many uses a user has left, which replica runs the
+//! mirror) is the [`Coordinator`]: [`local::Local`] in memory for one
+//! process, the DynamoDB store for several.
 
+#[cfg(any(test, feature = "fault-injection"))]
+pub mod contract;
+pub mod dynamodb;
+pub mod local;
 pub mod memory;
 pub mod sqlite;
 
 use std::collections::BTreeSet;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::limits::Window;
 use crate::domain::{IncidentArn, Status};
 
 /// Where an incident lives in Discord.
@@ -120,4 +130,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Undoes a claim whose write failed.
     async fn release_message(&self, message: u64) -> Result<(), StoreError>;
+}
+
+/// What the replicas of one bot agree on as they go. Every answer is
+/// atomic across replicas (for the shared store: one conditional write).
+#[async_trait]
+pub trait Coordinator: Send + Sync + 'static {
+    /// Claims interaction `id`: `true` the first time any replica claims it
+    /// (within [`crate::bot::DEDUPE_WINDOW`]), `false` for a repeated
+    /// delivery.
+    async fn claim_interaction(&self, id: u64) -> Result<bool, StoreError>;
+
+    /// Records one use at `now_ms` under every key (each with its sliding
+    /// window) if every window has room: `None`. Otherwise records nothing
+    /// and gives the index of the first full key and the time until it has
+    /// room.
+    async fn acquire(&self, keys: &[(String, Window)], now_ms: i64) -> Result<Option<(usize, Duration)>, StoreError>;
+
+    /// Takes lease `name` for `holder`, or renews it, for `ttl`: `true` when
+    /// `holder` holds it now. A lease held by another is free once its time
+    /// is up.
+    async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError>;
+
+    /// Gives lease `name` up, if `holder` holds it (a shutdown: another
+    /// replica takes it at its next try).
+    async fn release(&self, name: &str, holder: &str) -> Result<(), StoreError>;
 }

@@ -306,26 +306,8 @@ impl Store for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::Status;
 
-    fn arn(n: u32) -> IncidentArn {
-        IncidentArn::parse(&format!("arn:aws:ssm-incidents::111122223333:incident-record/P/{n}")).unwrap()
-    }
-
-    fn checkpoint() -> Checkpoint {
-        Checkpoint {
-            events_after_ms: 1,
-            title: "t".into(),
-            impact: 2,
-            status: Status::Open,
-            created_ms: 1,
-            resolved_ms: None,
-            impact_history: vec![(1, 2)],
-            participants: ["<@1>".to_owned()].into(),
-            summary_posted: false,
-            archive_at_ms: None,
-        }
-    }
+    use crate::store::contract::{arn, checkpoint};
 
     /// An empty directory for one test (tests run in parallel): a
     /// write-ahead log left by an earlier run would be replayed into a new
@@ -370,26 +352,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_home_keeps_its_checkpoint_and_finishing_keeps_the_marks_for_a_reopening() {
-        let s = SqliteStore::in_memory().unwrap();
-        let home = Home { incident: arn(1), guild: 10, channel: 20, thread: false, confirmation: None };
-        s.put_home(&home, &checkpoint()).await.unwrap();
-        let mut later = checkpoint();
-        later.title = "changed".into();
-        s.save_checkpoint(&arn(1), &later).await.unwrap();
-        // Homed again (found by a later discovery, say): the checkpoint stays,
-        // and a confirmation is learnt.
-        let again = Home { confirmation: Some((1, 2)), ..home };
-        s.put_home(&again, &checkpoint()).await.unwrap();
-        let (h, c) = s.home_of(&arn(1)).await.unwrap().unwrap();
-        assert_eq!((h.confirmation, c.title.as_str()), (Some((1, 2)), "changed"));
-        s.mark(&arn(1), "k", Mark::Shown).await.unwrap();
-        s.finish(&arn(1)).await.unwrap();
-        assert!(s.homes().await.unwrap().is_empty());
-        assert!(s.marked(&arn(1), "k").await.unwrap(), "kept: a reopened incident shows nothing twice");
-        assert!(s.home_of(&arn(1)).await.unwrap().is_some(), "still known, no longer followed");
-        s.follow_again(&arn(1), &checkpoint()).await.unwrap();
-        assert_eq!(s.homes().await.unwrap().len(), 1, "followed again");
+    async fn keeps_the_store_contract() {
+        crate::store::contract::store(&SqliteStore::in_memory().unwrap()).await;
     }
 
     #[tokio::test]

@@ -16,7 +16,12 @@
 //! `GetTimelineEvent` only for a new event; a `GetIncidentRecord` only when
 //! Incident Manager logged a change of the record. With nothing happening
 //! that is 2 × (60 / interval) calls a minute. Throttling doubles the wait
-//! (up to 5 minutes) until a pass goes through. Every 4th pass lists the
+//! (up to 5 minutes) until a pass goes through.
+//!
+//! One replica mirrors at a time: the one holding the `mirror` lease
+//! ([`LEASE_TTL`], renewed every [`LEASE_EVERY`]); the others try to take it
+//! as often, so when the holder dies another takes over within
+//! `LEASE_TTL + LEASE_EVERY` (20 s), and starts with a pass at once. Every 4th pass lists the
 //! timeline without the time filter instead (one page per 100 events:
 //! events written with an earlier time than the checkpoint, "backdated",
 //! are found there), and looks for open incidents linked to a Discord
@@ -29,7 +34,7 @@ pub mod report;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serenity::all::ChannelId;
 use tracing::{debug, info, warn};
@@ -43,6 +48,12 @@ use crate::store::{Checkpoint, Home, Mark};
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
 /// One pass in this many also looks for incidents linked elsewhere.
 const DISCOVER_EVERY: u64 = 4;
+/// The lease one replica holds to mirror, its name and how long it lasts
+/// unrenewed.
+pub const LEASE: &str = "mirror";
+pub const LEASE_TTL: Duration = Duration::from_secs(15);
+/// How often the holder renews the lease (and the others try to take it).
+pub const LEASE_EVERY: Duration = Duration::from_secs(5);
 /// How long the list of open incidents used for discovery may be.
 const DISCOVERY_LIST_AGE: Duration = Duration::from_secs(60);
 
@@ -128,25 +139,71 @@ pub struct Mirror {
     archive_after: Duration,
     /// Open incidents already looked at for a Discord link, without one.
     unlinked: Mutex<HashSet<IncidentArn>>,
+    /// When this replica last took or renewed the lease, if it holds it.
+    renewed: Mutex<Option<Instant>>,
 }
 
 impl Mirror {
     pub fn new(svc: Arc<Services>, interval: Duration, archive_after: Duration) -> Self {
-        Self { svc, interval, archive_after, unlinked: Mutex::default() }
+        Self { svc, interval, archive_after, unlinked: Mutex::default(), renewed: Mutex::default() }
     }
 
-    /// Passes every interval (the first at once: catching up after a
-    /// restart), until the task is stopped.
+    /// While this replica holds the lease, passes every interval (the first
+    /// at once: catching up after a restart, or taking over), until the task
+    /// is stopped.
     pub async fn run(self) {
         let mut wait = self.interval;
-        for round in 0.. {
-            let throttled = self.pass(round).await;
-            wait = if throttled { (wait * 2).min(MAX_BACKOFF) } else { self.interval };
-            if throttled {
-                warn!(wait_secs = wait.as_secs(), "Incident Manager throttled the mirror; waiting longer");
+        let mut next = Instant::now();
+        let mut round = 0;
+        loop {
+            let leader = self.hold().await;
+            if leader && Instant::now() >= next {
+                let throttled = self.pass(round).await;
+                round += 1;
+                wait = if throttled { (wait * 2).min(MAX_BACKOFF) } else { self.interval };
+                if throttled {
+                    warn!(wait_secs = wait.as_secs(), "Incident Manager throttled the mirror; waiting longer");
+                }
+                next = Instant::now() + wait;
+            } else if !leader {
+                // Whoever takes over passes at once.
+                next = Instant::now();
             }
-            tokio::time::sleep(wait).await;
+            let until_pass = next.saturating_duration_since(Instant::now());
+            tokio::time::sleep(if leader { until_pass.min(LEASE_EVERY) } else { LEASE_EVERY }).await;
         }
+    }
+
+    /// Takes or renews the lease; whether this replica holds it. A store
+    /// that cannot answer means not holding it: two replicas mirroring at
+    /// once is what the lease is for.
+    async fn hold(&self) -> bool {
+        let svc = &self.svc;
+        let held = match svc.coordinator.lease(LEASE, &svc.replica, LEASE_TTL).await {
+            Ok(held) => held,
+            Err(e) => {
+                warn!(error = %e, "could not take or renew the mirror's lease");
+                false
+            }
+        };
+        let mut renewed = self.renewed.lock().unwrap_or_else(PoisonError::into_inner);
+        if held != renewed.is_some() {
+            if held {
+                info!(replica = &*svc.replica, "mirroring Incident Manager: this replica holds the lease");
+            } else {
+                info!(replica = &*svc.replica, "not mirroring: another replica holds the lease");
+            }
+            svc.metrics.mirror_leader(held);
+        }
+        *renewed = held.then(Instant::now);
+        held
+    }
+
+    /// Whether this replica still holds the lease, renewing it when due
+    /// (a long pass must not outlive it).
+    async fn still_held(&self) -> bool {
+        let due = self.renewed.lock().unwrap_or_else(PoisonError::into_inner).is_none_or(|t| t.elapsed() >= LEASE_EVERY);
+        if due { self.hold().await } else { true }
     }
 
     /// One pass over the followed incidents; true if AWS throttled.
@@ -167,6 +224,9 @@ impl Mirror {
             }
         };
         for (home, _) in homes {
+            if !self.still_held().await {
+                break;
+            }
             // The bot's own writes to the incident and this look take turns;
             // the checkpoint is read again under the lock.
             let _turn = self.svc.incident_locks.lock(&home.incident).await;

@@ -13,16 +13,16 @@ use super::fake_discord::FakeDiscord;
 use super::fake_incident_manager::{self as fim, FakeIncidentManager};
 use super::helpers::{TOKEN, embed, opt, spawn_app};
 
-const BIN: &str = env!("CARGO_BIN_EXE_incident-bot");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_incident-bot");
 
 /// A child's stderr, read as it comes (a full pipe would block its logging).
-struct Log {
+pub(crate) struct Log {
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
     seen: Vec<String>,
 }
 
 impl Log {
-    fn of(child: &mut tokio::process::Child) -> Self {
+    pub(crate) fn of(child: &mut tokio::process::Child) -> Self {
         use tokio::io::AsyncBufReadExt;
         let (tx, lines) = tokio::sync::mpsc::unbounded_channel();
         let mut pipe = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
@@ -37,7 +37,7 @@ impl Log {
     }
 
     /// Waits for a line containing `text` (bounded by [`super::WAIT`]).
-    async fn wait_for(&mut self, text: &str) -> String {
+    pub(crate) async fn wait_for(&mut self, text: &str) -> String {
         if let Some(l) = self.seen.iter().find(|l| l.contains(text)) {
             return l.clone();
         }
@@ -63,7 +63,7 @@ impl Log {
     }
 }
 
-fn temp_file(contents: &str) -> PathBuf {
+pub(crate) fn temp_file(contents: &str) -> PathBuf {
     static N: AtomicU32 = AtomicU32::new(0);
     let path = std::env::temp_dir().join(format!(
         "incident-bot-test-{}-{}.toml",
@@ -75,7 +75,7 @@ fn temp_file(contents: &str) -> PathBuf {
 }
 
 /// The binary with a clean environment: nothing leaks in from the machine.
-fn bot(args: &[&str]) -> Command {
+pub(crate) fn bot(args: &[&str]) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.args(args)
         .env_clear()
@@ -452,7 +452,7 @@ fn working_config(discord_api: &str, aws: &str) -> PathBuf {
     ))
 }
 
-fn with_aws_keys(cmd: &mut Command) -> &mut Command {
+pub(crate) fn with_aws_keys(cmd: &mut Command) -> &mut Command {
     cmd.env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY).env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
 }
 

@@ -327,12 +327,31 @@ impl FakeDiscord {
 
     /// Sends an interaction, over the gateway (INTERACTION_CREATE) or to the
     /// bot's endpoint; returns its id.
-    pub async fn dispatch_interaction(&self, mut d: Value) -> u64 {
+    pub async fn dispatch_interaction(&self, d: Value) -> u64 {
+        let endpoint = self.state.lock().unwrap().endpoint.clone();
+        self.dispatch_to(d, endpoint).await
+    }
+
+    /// Sends an interaction to the endpoint at `url` (one replica behind a
+    /// load balancer); returns its id.
+    #[allow(dead_code)]
+    pub async fn dispatch_interaction_to(&self, d: Value, url: &str) -> u64 {
+        self.dispatch_to(d, Some(url.to_owned())).await
+    }
+
+    /// POSTs interaction `id` again, to the endpoint at `url`: a load
+    /// balancer that retried on another replica.
+    #[allow(dead_code)]
+    pub fn redeliver_to(&self, id: u64, url: &str) {
+        let d = self.state.lock().unwrap().payloads[&id].clone();
+        self.post_interaction(url.to_owned(), id, d);
+    }
+
+    async fn dispatch_to(&self, mut d: Value, endpoint: Option<String>) -> u64 {
         let id = d["id"].as_str().map_or_else(|| self.snowflake(), |s| s.parse().unwrap());
         d["id"] = json!(id.to_string());
         let token = format!("itoken-{id}");
         d["token"] = json!(token);
-        let endpoint = self.state.lock().unwrap().endpoint.clone();
         match endpoint {
             Some(url) => {
                 register_interaction(&mut self.state.lock().unwrap(), id, token, &d);

@@ -367,3 +367,55 @@ pub async fn aws_cli_as_operator(aws: &FakeIncidentManager, args: &[&str]) -> Op
         serde_json::from_slice(&out.stdout).unwrap()
     })
 }
+
+/// moto's DynamoDB (server mode, installed by `.ci/run`) on a port of its
+/// own, for one test: stopped when dropped.
+pub struct Moto {
+    pub url: String,
+    _server: tokio::process::Child,
+}
+
+/// Starts [`Moto`] and waits until it listens. `None` when `moto_server` is
+/// not on PATH and `INCIDENT_BOT_REQUIRE_MOTO` is not set (it says
+/// SKIPPED); `.ci/run` sets it, which turns the skip into a failure.
+pub async fn moto() -> Option<Moto> {
+    use tokio::io::AsyncBufReadExt;
+    let Ok(bin) = which("moto_server") else {
+        assert!(std::env::var_os("INCIDENT_BOT_REQUIRE_MOTO").is_none(), "moto is required but not on PATH");
+        eprintln!("SKIPPED: moto is not installed (pip install \"moto[server]\"); .ci/run installs it");
+        return None;
+    };
+    let port = free_port();
+    let mut server = tokio::process::Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    // Flask says where it runs once it listens.
+    let mut lines = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
+    let listening = async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            if line.contains("Running on") {
+                return true;
+            }
+        }
+        false
+    };
+    assert!(tokio::time::timeout(super::WAIT, listening).await.unwrap_or(false), "moto_server did not start");
+    // Its log goes on being read, so a full pipe never blocks it.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    Some(Moto { url: format!("http://127.0.0.1:{port}"), _server: server })
+}
+
+/// The SDK configuration the bot builds (its HTTP client, retries), with
+/// the test's keys, pointed at `endpoint`.
+pub async fn sdk_at(endpoint: &str) -> aws_config::SdkConfig {
+    let path = std::env::temp_dir().join(format!("incident-bot-sdk-{}-{}.toml", std::process::id(), free_port()));
+    std::fs::write(&path, format!("[aws]\nregion = \"{}\"\n", fim::REGION)).unwrap();
+    let config = Config::load_without_token(Some(&path), &|_| None).unwrap();
+    let _ = std::fs::remove_file(&path);
+    let sdk = incident_bot::backend::sdk::sdk_config(&config.aws, Some(test_credentials())).await;
+    sdk.into_builder().endpoint_url(endpoint).build()
+}

@@ -17,6 +17,7 @@ mod interactions;
 mod observe;
 mod operator;
 mod properties;
+mod replicas;
 mod shards;
 mod sync;
 
