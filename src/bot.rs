@@ -46,11 +46,7 @@ pub struct Bot {
 
 impl Bot {
     pub fn new(services: Services) -> Arc<Self> {
-        Arc::new(Self {
-            services: Arc::new(services),
-            draining: AtomicBool::new(false),
-            in_flight: TaskTracker::new(),
-        })
+        Arc::new(Self { services: Arc::new(services), draining: AtomicBool::new(false), in_flight: TaskTracker::new() })
     }
 
     pub fn services(&self) -> &Arc<Services> {

@@ -258,6 +258,11 @@ search = "arn:aws:ssm-incidents::111122223333:response-plan/Search"
 impl Harness {
     /// The bot with [`CONFIG`] and then `extra` (more TOML).
     pub fn new(extra: &str) -> Self {
+        Self::with_coordinator(extra, Arc::new(crate::store::local::Local::default()))
+    }
+
+    /// [`Self::new`] with `coordinator` in place of the one-process one.
+    pub fn with_coordinator(extra: &str, coordinator: Arc<dyn crate::store::Coordinator>) -> Self {
         let text = format!("{CONFIG}\n{extra}");
         let config = Config::from_parts(Some(&text), Path::new("test.toml"), &|k| {
             (k == "DISCORD_TOKEN").then(|| "t".to_owned())
@@ -273,7 +278,7 @@ impl Harness {
             settings,
             backend.clone(),
             Arc::new(Discord::new(discord.clone(), 64, 32)),
-            (store.clone(), Arc::new(crate::store::local::Local::default())),
+            (store.clone(), coordinator),
             Arc::new(Metrics::new()),
             Shutdown::new(),
         );
@@ -369,4 +374,34 @@ pub fn submit(message: &Value, custom_id: &str, inputs: &[(&str, &str)]) -> Valu
     let mut d = interaction(5, json!({"custom_id": custom_id, "components": rows}));
     d["message"] = message.clone();
     d
+}
+
+/// A shared coordinator that cannot be reached: every call fails.
+pub struct Unreachable;
+
+#[async_trait]
+impl crate::store::Coordinator for Unreachable {
+    fn shared(&self) -> bool {
+        true
+    }
+
+    async fn claim_interaction(&self, _: u64) -> Result<bool, crate::store::StoreError> {
+        Err(crate::store::StoreError("DynamoDB unreachable".into()))
+    }
+
+    async fn acquire(
+        &self,
+        _: &[(String, crate::domain::limits::Window)],
+        _: i64,
+    ) -> Result<Option<(usize, std::time::Duration)>, crate::store::StoreError> {
+        Err(crate::store::StoreError("DynamoDB unreachable".into()))
+    }
+
+    async fn lease(&self, _: &str, _: &str, _: std::time::Duration) -> Result<bool, crate::store::StoreError> {
+        Err(crate::store::StoreError("DynamoDB unreachable".into()))
+    }
+
+    async fn release(&self, _: &str, _: &str) -> Result<(), crate::store::StoreError> {
+        Err(crate::store::StoreError("DynamoDB unreachable".into()))
+    }
 }

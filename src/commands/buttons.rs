@@ -5,7 +5,6 @@
 //! embed carries the ARN), never from process memory, so buttons keep
 //! working after a restart.
 
-
 use serenity::all::{
     ButtonStyle, ChannelId, ComponentInteraction, ComponentInteractionDataKind, CreateActionRow, CreateButton, Embed,
     MessageId,

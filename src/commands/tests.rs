@@ -263,6 +263,22 @@ async fn a_repeated_delivery_is_handled_once() {
     assert_eq!(h.discord.calls_to("callback", &ask.to_string()).len(), 2);
 }
 
+/// The shared store unreachable: a page is never lost to the bot's
+/// bookkeeping. The declaration is handled (the limits let it through), and
+/// a repeated delivery, which cannot be told apart now, is still one
+/// incident: the client token is the interaction's.
+#[tokio::test]
+async fn an_unreachable_shared_store_loses_no_declaration() {
+    let h = Harness::with_coordinator("[limits]\nper_user = 1\n", std::sync::Arc::new(crate::testing::Unreachable));
+    let id = h.send(declare("Store down")).await;
+    assert_eq!(confirmation(&h, id)["title"], "🚨 Store down");
+    let again = h.send(declare("Store down, again")).await;
+    assert_eq!(confirmation(&h, again)["title"], "🚨 Store down, again", "no limit counted: let through");
+    h.redeliver(declare("Store down"), id).await;
+    assert_eq!(h.backend.calls(Operation::StartIncident), 3);
+    assert_eq!(h.backend.records().len(), 2, "the repeat started no second incident");
+}
+
 /// The mirror, on the same in-memory parts: what others change reaches the
 /// incident's channel once, the bot's own change is not shown back, and a
 /// resolve elsewhere ends with the summary.

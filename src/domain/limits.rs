@@ -95,7 +95,7 @@ impl RateLimiter {
 /// Whether one more use fits in `window`, given the uses `times` (Unix ms,
 /// oldest first; those out of the window are dropped): `Err` with the time
 /// until it would.
-pub fn check(times: &mut VecDeque<i64>, window: Window, now_ms: i64) -> Result<(), Duration> {
+fn check(times: &mut VecDeque<i64>, window: Window, now_ms: i64) -> Result<(), Duration> {
     let w = window.window_ms();
     while times.front().is_some_and(|t| now_ms.saturating_sub(*t) >= w) {
         times.pop_front();

@@ -12,18 +12,18 @@
 //! | `marks#<ARN>` | the key | `mark` | what was shown, or written by the bot |
 //! | `message#<id>` | `claim` | `incident`, `expires_at` | messages put on a timeline |
 //! | `interaction#<id>` | `claim` | `until_ms`, `expires_at` | interactions claimed by one replica |
-//! | `limit#<key>` | `limit` | `uses` (Unix ms), `v`, `expires_at` | the rate limits' sliding windows |
+//! | `limit#<key>#<n>` | `limit` | `uses`, `expires_at` | the rate limits' counts, window `n` |
 //! | `lease#<name>` | `lease` | `holder`, `until_ms`, `expires_at` | the mirror's lease |
 //!
 //! Every decision between replicas is one conditional write (a claim, a
-//! lease, a window's new count with its version): the first writer wins,
-//! the others read `ConditionalCheckFailed`. Reads are strongly consistent.
+//! lease, a window's count): the first writer wins, the others read
+//! `ConditionalCheckFailed`. Reads are strongly consistent.
 //! DynamoDB deletes expired items lazily (up to days late), so a condition
 //! also compares the time an item holds with now: expiry is exact, TTL only
 //! keeps the table small. Times are each replica's clock; replicas are
 //! expected to run NTP (a skew of seconds only moves a lease's hand-over).
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::fmt::Display;
 use std::time::Duration;
 
@@ -32,23 +32,20 @@ use aws_config::SdkConfig;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, Put, PutRequest,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus, TransactWriteItem, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, PutRequest, ScalarAttributeType,
+    TableStatus, TimeToLiveSpecification, TimeToLiveStatus, WriteRequest,
 };
 
 use super::{Checkpoint, Coordinator, Home, Mark, Store, StoreError};
 use crate::bot::DEDUPE_WINDOW;
 use crate::domain::IncidentArn;
-use crate::domain::limits::{Window, check};
+use crate::domain::limits::Window;
 
 /// The TTL attribute (Unix seconds).
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 /// How long a finished incident (with its marks) and a claimed message are
 /// kept, as in the SQLite store.
 const KEEP: Duration = Duration::from_secs(30 * 86_400);
-/// How many times a window's count is tried again when another replica
-/// counted at the same moment.
-const CONTENDED_TRIES: usize = 8;
 
 type Item = HashMap<String, AttributeValue>;
 
@@ -150,7 +147,6 @@ conditional_errors! {
     aws_sdk_dynamodb::operation::put_item::PutItemError => is_conditional_check_failed_exception,
     aws_sdk_dynamodb::operation::update_item::UpdateItemError => is_conditional_check_failed_exception,
     aws_sdk_dynamodb::operation::delete_item::DeleteItemError => is_conditional_check_failed_exception,
-    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError => is_transaction_canceled_exception,
 }
 
 impl DynamoStore {
@@ -279,7 +275,8 @@ impl DynamoStore {
 
     /// Writes `item` if `condition` holds: `false` when it did not.
     async fn put_if(&self, item: Item, condition: &str, values: Item) -> Result<bool, StoreError> {
-        let mut put = self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
+        let mut put =
+            self.client.put_item().table_name(&self.table).set_item(Some(item)).condition_expression(condition);
         if !values.is_empty() {
             put = put.set_expression_attribute_values(Some(values));
         }
@@ -356,7 +353,12 @@ impl DynamoStore {
 
     /// Sets `expression` on the home of `incident` if it exists; the new
     /// item, or `None` when there is no such home.
-    async fn update_home(&self, incident: &IncidentArn, expression: &str, values: Item) -> Result<Option<Item>, StoreError> {
+    async fn update_home(
+        &self,
+        incident: &IncidentArn,
+        expression: &str,
+        values: Item,
+    ) -> Result<Option<Item>, StoreError> {
         let mut update = self
             .client
             .update_item()
@@ -377,7 +379,13 @@ impl DynamoStore {
 
     /// Points the channel's item at `incident` with `expression`, if it
     /// still names it.
-    async fn update_channel(&self, channel: u64, incident: &IncidentArn, expression: &str, values: Item) -> Result<(), StoreError> {
+    async fn update_channel(
+        &self,
+        channel: u64,
+        incident: &IncidentArn,
+        expression: &str,
+        values: Item,
+    ) -> Result<(), StoreError> {
         let mut all = HashMap::from([(":arn".to_owned(), s(incident.as_str()))]);
         all.extend(values);
         let update = self
@@ -395,15 +403,24 @@ impl DynamoStore {
         }
     }
 
-    /// One window's uses and version (0: no item yet).
-    async fn window(&self, key: &str) -> Result<(VecDeque<i64>, i64), StoreError> {
-        let Some(item) = self.get(format!("limit#{key}"), "limit").await? else { return Ok((VecDeque::new(), 0)) };
-        let uses = item
-            .get("uses")
-            .and_then(|v| v.as_l().ok())
-            .map(|l| l.iter().filter_map(|v| v.as_n().ok()?.parse().ok()).collect())
-            .unwrap_or_default();
-        Ok((uses, get_n(&item, "v").unwrap_or(0)))
+    /// Takes one use back from each counter in `counted` (a later window
+    /// refused it); a failure is logged: the use then counts until its window
+    /// ends.
+    async fn take_back(&self, counted: &[String]) {
+        for pk in counted {
+            let undo = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), "limit")))
+                .update_expression("ADD uses :minus")
+                .expression_attribute_values(":minus", n(-1))
+                .send()
+                .await;
+            if let Err(e) = undo {
+                tracing::warn!(error = %failed("UpdateItem", e), "could not take a refused use back from a rate limit");
+            }
+        }
     }
 }
 
@@ -414,7 +431,8 @@ impl Store for DynamoStore {
         let new = self.put_if(home_item(home, &json), "attribute_not_exists(pk)", Item::new()).await?;
         if !new && let Some((c, m)) = home.confirmation {
             let values = HashMap::from([(":c".to_owned(), n(c)), (":m".to_owned(), n(m))]);
-            let set = "SET conf_channel = if_not_exists(conf_channel, :c), conf_message = if_not_exists(conf_message, :m)";
+            let set =
+                "SET conf_channel = if_not_exists(conf_channel, :c), conf_message = if_not_exists(conf_message, :m)";
             self.update_home(&home.incident, set, values).await?;
         }
         let mut pointer = key(format!("channel#{}", home.channel), "home");
@@ -469,7 +487,8 @@ impl Store for DynamoStore {
     async fn follow_again(&self, incident: &IncidentArn, checkpoint: &Checkpoint) -> Result<(), StoreError> {
         let json = serde_json::to_string(checkpoint).map_err(|e| StoreError(e.to_string()))?;
         let values = HashMap::from([(":c".to_owned(), s(json)), (":t".to_owned(), AttributeValue::Bool(true))]);
-        let Some(item) = self.update_home(incident, "SET checkpoint = :c, followed = :t REMOVE expires_at", values).await?
+        let Some(item) =
+            self.update_home(incident, "SET checkpoint = :c, followed = :t REMOVE expires_at", values).await?
         else {
             return Ok(());
         };
@@ -522,6 +541,10 @@ impl Store for DynamoStore {
 
 #[async_trait]
 impl Coordinator for DynamoStore {
+    fn shared(&self) -> bool {
+        true
+    }
+
     async fn claim_interaction(&self, id: u64) -> Result<bool, StoreError> {
         let now = now_ms();
         let mut item = key(format!("interaction#{id}"), "claim");
@@ -531,52 +554,44 @@ impl Coordinator for DynamoStore {
         self.put_if(item, "attribute_not_exists(pk) OR until_ms < :now", values).await
     }
 
+    /// Fixed windows, aligned to their length, one atomic counter each
+    /// (`ADD`, conditioned on the count being under the maximum): one write
+    /// per window, which DynamoDB serialises on the item, so a burst from
+    /// many users of one server never retries. A use refused by a later
+    /// window is taken back from the earlier ones. Across a window's
+    /// boundary a user may get up to twice the maximum (the one-process
+    /// coordinator's windows slide).
     async fn acquire(&self, keys: &[(String, Window)], now_ms: i64) -> Result<Option<(usize, Duration)>, StoreError> {
-        for _ in 0..CONTENDED_TRIES {
-            let mut writes = Vec::with_capacity(keys.len());
-            for (i, (name, window)) in keys.iter().enumerate() {
-                let (mut uses, version) = self.window(name).await?;
-                if let Err(wait) = check(&mut uses, *window, now_ms) {
-                    return Ok(Some((i, wait)));
+        let mut taken: Vec<String> = Vec::with_capacity(keys.len());
+        for (i, (name, window)) in keys.iter().enumerate() {
+            let length = ms(window.window).max(1);
+            let bucket = now_ms.div_euclid(length);
+            let pk = format!("limit#{name}#{bucket}");
+            let counted = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(pk.clone(), "limit")))
+                .update_expression("ADD uses :one SET expires_at = :e")
+                .condition_expression("attribute_not_exists(uses) OR uses < :max")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":max", n(window.max))
+                .expression_attribute_values(":e", n((bucket + 1) * length / 1000 + 60))
+                .send()
+                .await;
+            match counted {
+                Ok(_) => taken.push(pk),
+                Err(e) => {
+                    self.take_back(&taken).await;
+                    if !conditional(&e) {
+                        return Err(failed("UpdateItem", e));
+                    }
+                    let left = (bucket + 1) * length - now_ms;
+                    return Ok(Some((i, Duration::from_millis(u64::try_from(left).unwrap_or(0)))));
                 }
-                uses.push_back(now_ms);
-                let mut item = key(format!("limit#{name}"), "limit");
-                item.insert("uses".into(), AttributeValue::L(uses.iter().map(|t| n(*t)).collect()));
-                item.insert("v".into(), n(version + 1));
-                item.insert(TTL_ATTRIBUTE.into(), n((now_ms + ms(window.window)) / 1000 + 60));
-                let (condition, values) = if version == 0 {
-                    ("attribute_not_exists(pk)", None)
-                } else {
-                    ("v = :v", Some(HashMap::from([(":v".to_owned(), n(version))])))
-                };
-                writes.push((item, condition, values));
-            }
-            // One window: one conditional write; two: both or neither.
-            let written = if let [(item, condition, values)] = writes.as_slice() {
-                self.put_if(item.clone(), condition, values.clone().unwrap_or_default()).await?
-            } else {
-                let mut transaction = self.client.transact_write_items();
-                for (item, condition, values) in writes {
-                    let put = Put::builder()
-                        .table_name(&self.table)
-                        .set_item(Some(item))
-                        .condition_expression(condition)
-                        .set_expression_attribute_values(values)
-                        .build()
-                        .map_err(|e| StoreError(e.to_string()))?;
-                    transaction = transaction.transact_items(TransactWriteItem::builder().put(put).build());
-                }
-                match transaction.send().await {
-                    Ok(_) => true,
-                    Err(e) if conditional(&e) => false,
-                    Err(e) => return Err(failed("TransactWriteItems", e)),
-                }
-            };
-            if written {
-                return Ok(None);
             }
         }
-        Err(StoreError("the rate limits' counts are contended by other replicas".into()))
+        Ok(None)
     }
 
     async fn lease(&self, name: &str, holder: &str, ttl: Duration) -> Result<bool, StoreError> {

@@ -136,6 +136,12 @@ pub trait Store: Send + Sync + 'static {
 /// atomic across replicas (for the shared store: one conditional write).
 #[async_trait]
 pub trait Coordinator: Send + Sync + 'static {
+    /// Whether other processes share it (replicas): then the bot's writes
+    /// on one replica and the mirror's looks on another do not take turns.
+    fn shared(&self) -> bool {
+        false
+    }
+
     /// Claims interaction `id`: `true` the first time any replica claims it
     /// (within [`crate::bot::DEDUPE_WINDOW`]), `false` for a repeated
     /// delivery.

@@ -202,7 +202,8 @@ impl Mirror {
     /// Whether this replica still holds the lease, renewing it when due
     /// (a long pass must not outlive it).
     async fn still_held(&self) -> bool {
-        let due = self.renewed.lock().unwrap_or_else(PoisonError::into_inner).is_none_or(|t| t.elapsed() >= LEASE_EVERY);
+        let due =
+            self.renewed.lock().unwrap_or_else(PoisonError::into_inner).is_none_or(|t| t.elapsed() >= LEASE_EVERY);
         if due { self.hold().await } else { true }
     }
 

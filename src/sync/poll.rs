@@ -21,6 +21,11 @@ use crate::store::{Checkpoint, Home, Mark, StoreError};
 /// skipped when marked): Incident Manager may store an event a little after
 /// its time.
 const OVERLAP_MS: i64 = 60_000;
+/// With replicas, events younger than this are left to the next look: the
+/// replica that wrote one (a note, a declaration) marks it as its own just
+/// after Incident Manager answers, and the mirror, on another replica, does
+/// not wait on that replica's turn.
+const SETTLE_MS: i64 = 5_000;
 /// Most timeline events fetched one by one for a summary.
 const SUMMARY_EVENTS: usize = 100;
 
@@ -61,10 +66,16 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, look: Look) -
     let after = if look.sweep { UNIX_EPOCH } else { since(cp.events_after_ms - OVERLAP_MS) };
     let events = svc.backend.list_timeline_events(arn, after).await?;
     tracing::debug!(incident = arn.as_str(), events = events.len(), sweep = look.sweep, "looked at the timeline");
+    let settled = if svc.coordinator.shared() { now_ms() - SETTLE_MS } else { i64::MAX };
     for e in &events {
         if svc.store.marked(arn, &e.id).await? {
             cp.events_after_ms = cp.events_after_ms.max(e.time_ms);
             continue;
+        }
+        if e.time_ms > settled {
+            // Sorted by time: the rest are as new. The next look lists
+            // them again (it starts a minute before the checkpoint).
+            break;
         }
         if e.kind == RECORD_UPDATE {
             record_changed = true;

@@ -117,7 +117,11 @@ async fn deployment(extra: &str) -> Option<(FakeDiscord, FakeIncidentManager, Mo
         );
         let out = init.output().await.unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);
-        assert!(out.status.success() && stdout.starts_with(expected), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success() && stdout.starts_with(expected),
+            "{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert!(stdout.ends_with(&format!("the shared store is ready: DynamoDB table {table}\n")), "{stdout}");
     }
     let config = temp_file(&format!(
@@ -161,10 +165,11 @@ async fn two_replicas_answer_once_and_count_together() {
     discord.redeliver_to(id, &b.endpoint);
     let edit = discord.wait_edit(id, 2).await;
     assert_eq!(embed(&edit)["title"], "🚨 Checkout down");
-    let answers = discord.wait_for("the other replica's answer", |s| {
-        (s.callbacks(id).len() + endpoint_answers(s, id).len() == 2).then(|| endpoint_answers(s, id))
-    })
-    .await;
+    let answers = discord
+        .wait_for("the other replica's answer", |s| {
+            (s.callbacks(id).len() + endpoint_answers(s, id).len() == 2).then(|| endpoint_answers(s, id))
+        })
+        .await;
     assert_eq!(answers, [204], "the second delivery is answered with nothing");
     assert_eq!(discord.with_state(|s| s.callbacks(id).len()), 1, "one answer");
     assert_eq!(aws.requests("StartIncident").len(), 1, "one incident");
