@@ -34,7 +34,13 @@
 //! PING answered, idle RSS, and the ack latency of 400 probes sent one at a
 //! time while 200 declarations wait 5 s on Incident Manager.
 //!
-//! Knobs: LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! Last, two replicas in HTTP mode on one DynamoDB table (moto's server on
+//! loopback; skipped when `moto_server` is not on PATH): N declarations
+//! spread across them, every 10th delivered to both at once, as a load
+//! balancer retrying elsewhere would: incidents started, lost, duplicated,
+//! interactions answered twice, and the declare latency.
+//!
+//! Knobs: LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
 //! LOADGEN_MIRROR="50x5" (INCIDENTSxEVENTS_PER_SECOND; 0 skips it),
 //! LOADGEN_MIRROR_INTERVAL=15 (its `[sync] interval_secs`),
 //! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
@@ -243,7 +249,22 @@ struct HttpReport {
     probe: Vec<Duration>,
 }
 
-async fn http_bench(bot: Bot, floor: &std::path::Path, probe: Probe) -> HttpReport {
+/// The HTTP-only build (`--no-default-features --features jemalloc`: no
+/// gateway), in a target directory of its own so that neither build
+/// invalidates the other.
+fn http_only_binary() -> std::path::PathBuf {
+    let target = format!("{}/target/http-only", env!("CARGO_MANIFEST_DIR"));
+    let status = std::process::Command::new(env!("CARGO"))
+        .args(["build", "--release", "--locked", "--no-default-features", "--features", "jemalloc", "--bin"])
+        .args(["incident-bot", "--target-dir", &target])
+        .status()
+        .expect("cargo build --no-default-features");
+    assert!(status.success());
+    std::path::PathBuf::from(target).join("release/incident-bot")
+}
+
+/// `binary` is incident-bot's (the default build or the HTTP-only one).
+async fn http_bench(bot: Bot, binary: &std::path::Path, floor: &std::path::Path, probe: Probe) -> HttpReport {
     let discord = FakeDiscord::start(TOKEN).await;
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
@@ -255,7 +276,7 @@ async fn http_bench(bot: Bot, floor: &std::path::Path, probe: Probe) -> HttpRepo
     let config = bot_config(&discord, &aws, &dir, "config-http.toml", 0, &endpoint);
     let mut cmd = match bot {
         Bot::IncidentBot => {
-            let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+            let mut c = tokio::process::Command::new(binary);
             c.args(["run", "--config", config.to_str().unwrap()]);
             c
         }
@@ -310,6 +331,191 @@ async fn http_bench(bot: Bot, floor: &std::path::Path, probe: Probe) -> HttpRepo
     }
     let _ = child.kill().await;
     report
+}
+
+/// What the two-replica scenario measured.
+#[derive(Default)]
+struct ReplicaReport {
+    n: usize,
+    rate: u32,
+    both: usize,
+    incidents: usize,
+    lost: usize,
+    duplicated: usize,
+    /// Interactions that got a second answer (a callback after the first,
+    /// refused by the fake as Discord refuses it).
+    answered_twice: usize,
+    /// Second deliveries the other replica answered with nothing (204).
+    repeats_ignored: usize,
+    /// Edits of an answer Discord had not taken in yet (tried again).
+    early_edits: usize,
+    /// Anything else the fake refused.
+    other_refusals: usize,
+    ack: Vec<Duration>,
+    declare: Vec<Duration>,
+    rss_kb: [u64; 2],
+}
+
+/// moto's server on a free port, once it listens.
+async fn start_moto(bin: &std::path::Path) -> (tokio::process::Child, String) {
+    use tokio::io::AsyncBufReadExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = tokio::process::Command::new(bin)
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("start moto_server");
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    while let Ok(Some(line)) = lines.next_line().await {
+        if line.contains("Running on") {
+            break;
+        }
+    }
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+async fn replicas_bench(n: usize, rate: u32, moto_bin: &std::path::Path) -> ReplicaReport {
+    let (_moto, moto_url) = start_moto(moto_bin).await;
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = format!("loadgen-{}", std::process::id());
+    let env = |c: &mut tokio::process::Command| {
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOME", &dir)
+            .env("DISCORD_TOKEN", TOKEN)
+            .env("AWS_ACCESS_KEY_ID", fim::ACCESS_KEY)
+            .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
+            .env("AWS_REGION", fim::REGION)
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ENDPOINT_URL_DYNAMODB", &moto_url)
+            .env("INCIDENT_BOT_STORE_DYNAMODB_TABLE", &table)
+            .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
+    };
+    let mut init = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+    env(&mut init);
+    let out = init.args(["store", "init"]).output().await.unwrap();
+    assert!(out.status.success(), "store init: {}", String::from_utf8_lossy(&out.stderr));
+    let config = bot_config(&discord, &aws, &dir, "config-replicas.toml", 0, "");
+    let mut urls = Vec::new();
+    let mut children = Vec::new();
+    for _ in 0..2 {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+        env(&mut c);
+        c.args(["run", "--config", config.to_str().unwrap()])
+            .env("INCIDENT_BOT_INTERACTIONS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("INCIDENT_BOT_DISCORD_PUBLIC_KEY", fake_discord::public_key_hex());
+        children.push(c.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().unwrap());
+        let url = format!("http://127.0.0.1:{port}/interactions");
+        let ping = br#"{"id":"1","application_id":"1","type":1,"token":"t","version":1}"#;
+        let started = Instant::now();
+        while fake_discord::post_signed(&url, ping.to_vec()).await.0 != 200 {
+            assert!(started.elapsed() < WAIT, "a replica never answered a PING");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        urls.push(url);
+    }
+    let before = discord.with_state(|s| s.events.len());
+    let mut ids = Vec::with_capacity(n);
+    let mut both = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1) / rate.max(1));
+    for i in 0..n {
+        tick.tick().await;
+        let id = discord.dispatch_interaction_to(declaration(&format!("Replicated {i}")), &urls[i % 2]).await;
+        if i % 10 == 0 {
+            discord.redeliver_to(id, &urls[(i + 1) % 2]);
+            both.push(id);
+        }
+        ids.push(id);
+    }
+    let answered = wait_answered(&discord, &ids).await;
+    // Every second delivery has been answered one way or another.
+    discord
+        .wait_for("both deliveries answered", |s| {
+            both.iter()
+                .all(|id| {
+                    let ignored = s
+                        .events
+                        .iter()
+                        .filter(|e| matches!(e, Event::EndpointAnswer { interaction, .. } if interaction == id));
+                    s.callbacks(*id).len() + ignored.count() >= 2
+                })
+                .then_some(())
+        })
+        .await;
+    let mut r = ReplicaReport { n, rate, both: both.len(), ..ReplicaReport::default() };
+    discord.with_state(|s| {
+        for id in &ids {
+            if let Some(after) = answered.get(id) {
+                r.declare.push(*after);
+            } else {
+                r.lost += 1;
+            }
+            r.answered_twice += usize::from(s.callbacks(*id).len() > 1);
+        }
+        for e in &s.events[before..] {
+            let Event::Rejected { method, path, status, .. } = e else { continue };
+            if method == "answer of POST" || path.ends_with("/callback") {
+                // A second answer to one interaction, refused as Discord does.
+                r.answered_twice += 1;
+            } else if *status == 404 && path.ends_with("/messages/@original") {
+                // An outcome that reached Discord before the answer it edits
+                // was taken in; the bot tries it again (Responder::edit).
+                r.early_edits += 1;
+            } else {
+                r.other_refusals += 1;
+                eprintln!("refused by the fake Discord: {e:?}");
+            }
+        }
+        let mut first_callback = HashMap::with_capacity(ids.len());
+        for e in &s.events[before..] {
+            if let Event::Callback { interaction, after, .. } = e {
+                first_callback.entry(*interaction).or_insert(*after);
+            }
+        }
+        r.ack = ids.iter().filter_map(|id| first_callback.get(id).copied()).collect();
+        r.repeats_ignored =
+            s.events[before..].iter().filter(|e| matches!(e, Event::EndpointAnswer { status: 204, .. })).count();
+    });
+    r.incidents = aws.incidents().len();
+    r.duplicated = r.incidents.saturating_sub(n);
+    r.lost = r.lost.max(n.saturating_sub(r.incidents));
+    for (i, c) in children.iter().enumerate() {
+        r.rss_kb[i] = rss_kb(c.id().unwrap(), "VmRSS:");
+    }
+    r
+}
+
+/// Prints the two-replica figures; true if anything was lost, duplicated
+/// or answered twice.
+fn print_replicas(r: &ReplicaReport) -> bool {
+    println!();
+    println!(
+        "two replicas (HTTP mode) on one DynamoDB table (moto), {} /incident at {}/s spread across them, {} delivered \
+         to both",
+        r.n, r.rate, r.both
+    );
+    println!(
+        "{:<48} incidents {} · lost {} · duplicated {} · answered twice {} · repeats answered 204: {}",
+        "replicas: outcome", r.incidents, r.lost, r.duplicated, r.answered_twice, r.repeats_ignored
+    );
+    println!(
+        "{:<48} {} early edits tried again · {} other refusals",
+        "replicas: refused by the fake Discord", r.early_edits, r.other_refusals
+    );
+    for (what, v) in [("ack", &r.ack), ("declare", &r.declare)] {
+        for (p, label) in [(50.0, "p50"), (99.0, "p99"), (100.0, "max")] {
+            println!("{:<48} {:>11.2} ms", format!("replicas: {what} {label}"), ms(pct(v, p)));
+        }
+    }
+    println!("{:<48} {:>11.2} MB · {:.2} MB", "replicas: RSS of each after", mb(r.rss_kb[0]), mb(r.rss_kb[1]));
+    r.lost > 0 || r.duplicated > 0 || r.answered_twice > 0 || r.other_refusals > 0 || r.incidents != r.n
 }
 
 async fn bench(
@@ -746,11 +952,30 @@ fn main() {
     });
     let http_probe = Probe { in_flight: 200, hold_ms: 5000, probes: 400 };
     let http = std::env::var("LOADGEN_HTTP").map_or(true, |v| v != "0").then(|| {
-        let bot = rt.block_on(http_bench(Bot::IncidentBot, &floor, http_probe));
-        let base =
-            if with_floor { rt.block_on(http_bench(Bot::Floor, &floor, http_probe)) } else { HttpReport::default() };
-        (bot, base)
+        let full = std::path::PathBuf::from(env!("CARGO_BIN_EXE_incident-bot"));
+        let slim = http_only_binary();
+        let bot = rt.block_on(http_bench(Bot::IncidentBot, &slim, &floor, http_probe));
+        let default_build = rt.block_on(http_bench(Bot::IncidentBot, &full, &floor, http_probe));
+        let base = if with_floor {
+            rt.block_on(http_bench(Bot::Floor, &full, &floor, http_probe))
+        } else {
+            HttpReport::default()
+        };
+        let slim_size = std::fs::metadata(&slim).map(|m| m.len()).unwrap_or(0);
+        (bot, default_build, base, slim_size)
     });
+    let replicas_n: usize = std::env::var("LOADGEN_REPLICAS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let replicas_rate: u32 = std::env::var("LOADGEN_REPLICAS_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
+    let moto_bin = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("moto_server")).find(|p| p.is_file()));
+    let replicas = match (&moto_bin, replicas_n) {
+        (_, 0) => None,
+        (None, _) => {
+            eprintln!("the two-replica scenario is skipped: moto_server is not on PATH (pip install \"moto[server]\")");
+            None
+        }
+        (Some(bin), n) => Some(rt.block_on(replicas_bench(n, replicas_rate, bin))),
+    };
     let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe, None, None));
     let soaked = soak.map(|s| (s, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, Some(s), None))));
     let mirrored = mirror.map(|m| (m, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, None, Some(m)))));
@@ -820,10 +1045,11 @@ fn main() {
     if let Some((m, report)) = &mirrored {
         failed |= print_mirror(m, report);
     }
-    if let Some((h, f)) = &http {
+    if let Some((h, d, f, slim_size)) = &http {
         println!();
         println!(
-            "HTTP interactions mode ([interactions], no gateway; a fresh incident-bot, beside examples/http_floor.rs)"
+            "HTTP interactions mode ([interactions], no gateway; a fresh incident-bot of the HTTP-only build, beside \
+             examples/http_floor.rs; then the default build)"
         );
         row("HTTP: process start to first PONG (target ≤ 30 ms)".into(), ms(h.to_pong), ms(f.to_pong), "ms");
         row("HTTP: idle RSS (target ≤ 10 MB)".into(), mb(h.idle_rss_kb), mb(f.idle_rss_kb), "MB");
@@ -831,6 +1057,13 @@ fn main() {
         let tag = format!("HTTP: {} probes, {} in flight", http_probe.probes, http_probe.in_flight);
         latencies(&tag, "ack", &h.probe, &f.probe);
         println!("{:<48} p99 ≤ 1.2× the floor's", format!("{tag}: target"));
+        println!("{:<48} {:>11.2} MB", "HTTP: HTTP-only binary (stripped)", *slim_size as f64 / 1_048_576.0);
+        row("HTTP, default build: start to first PONG".into(), ms(d.to_pong), ms(f.to_pong), "ms");
+        row("HTTP, default build: idle RSS".into(), mb(d.idle_rss_kb), mb(f.idle_rss_kb), "MB");
+        latencies("HTTP, default build: probes", "ack", &d.probe, &f.probe);
+    }
+    if let Some(r) = &replicas {
+        failed |= print_replicas(r);
     }
     if failed {
         eprintln!("FAILED: an interaction was lost or duplicated");

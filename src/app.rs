@@ -33,7 +33,7 @@ use crate::bot::Bot;
 use crate::config::{Config, InteractionsSettings};
 use crate::discord::api::{ApiError, BotUser, DiscordApi, error_chain};
 use crate::discord::register;
-use crate::discord::responder::{Discord, RestCallback};
+use crate::discord::responder::Discord;
 use crate::discord::rest::{ClientFactory, Rest};
 use crate::messages::{CREDENTIALS_FIX, NO_REGION};
 use crate::observe::{self, Health, Metrics};
@@ -44,7 +44,9 @@ use crate::store::local::Local;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Coordinator, Store};
 use crate::sync::{LEASE, Mirror};
-use crate::transport::{gateway, http};
+#[cfg(feature = "gateway")]
+use crate::transport::gateway;
+use crate::transport::http;
 
 /// Why the bot stopped with an error; each says what to do.
 #[derive(Debug, thiserror::Error)]
@@ -68,8 +70,13 @@ pub enum AppError {
     PublicKeyMismatch { app: String },
     #[error("the store at {} cannot be used ({cause}): set [store] path (INCIDENT_BOT_STORE_PATH) to a writable file", path.display())]
     Store { path: std::path::PathBuf, cause: crate::store::StoreError },
-    #[error("the shared store ([store] dynamodb_table) cannot be used: {0}")]
+    #[error("the shared store ([store] dynamodb_table) cannot be used: {}", .0.0)]
     SharedStore(crate::store::StoreError),
+    #[error(
+        "this incident-bot was built without the gateway (cargo feature `gateway`): configure [interactions] \
+         (Discord POSTs interactions to it), or run a build with the gateway"
+    )]
+    NoGateway,
 }
 
 impl AppError {
@@ -83,7 +90,8 @@ impl AppError {
             | Self::InteractionsListen(..)
             | Self::PublicKeyMismatch { .. }
             | Self::Store { .. }
-            | Self::SharedStore(_) => 2,
+            | Self::SharedStore(_)
+            | Self::NoGateway => 2,
             Self::Discord(_) => 1,
         }
     }
@@ -125,6 +133,9 @@ pub async fn run_with_health(
     });
     let metrics = Arc::new(Metrics::new());
     let aws = SdkBackend::new(sdk, &config.aws);
+    if cfg!(not(feature = "gateway")) && config.interactions.is_none() {
+        return Err(AppError::NoGateway);
+    }
     let endpoint = aws.endpoint();
     let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
     let Some(region) = backend.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
@@ -217,8 +228,9 @@ pub async fn run_with_health(
             let endpoint = http::Endpoint::new(i.public_key, i.path.clone(), bot, metrics);
             http::run(listener, endpoint, health, close).await.map_err(|e| AppError::InteractionsListen(i.listen, e))
         }
+        #[cfg(feature = "gateway")]
         (_, _, Some(url)) => {
-            let callback = Arc::new(RestCallback(discord));
+            let callback = Arc::new(crate::discord::responder::RestCallback(discord));
             let shards = config.discord.shards;
             gateway::run(&clients, &url, shards, rest, bot, callback, metrics, health, close)
                 .await

@@ -35,6 +35,9 @@ pub const DEDUPE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How many interaction ids are remembered at most (a burst of this many in
 /// 15 minutes is far beyond any team's).
 pub const DEDUPE_MAX: usize = 50_000;
+/// The longest wait for the coordinator's answer to an interaction's claim
+/// (see [`Bot::claim`]).
+pub const CLAIM_WAIT: Duration = Duration::from_millis(1500);
 /// The bot's core: see the module documentation.
 pub struct Bot {
     services: Arc<Services>,
@@ -108,11 +111,23 @@ impl Bot {
     /// unreachable), it is handled: a declaration repeated on two replicas
     /// is still one incident (its client token is the interaction's), and a
     /// page must not be lost to the bot's bookkeeping.
+    ///
+    /// The claim comes before the first answer, so it has [`CLAIM_WAIT`] at
+    /// most of Discord's 3 s: a store slower than that is treated as
+    /// unreachable.
     async fn claim(&self, id: u64) -> bool {
-        match self.services.coordinator.claim_interaction(id).await {
-            Ok(first) => first,
-            Err(e) => {
+        match tokio::time::timeout(CLAIM_WAIT, self.services.coordinator.claim_interaction(id)).await {
+            Ok(Ok(first)) => first,
+            Ok(Err(e)) => {
                 warn!(interaction = id, error = %e, "could not claim the interaction; handling it");
+                true
+            }
+            Err(_) => {
+                warn!(
+                    interaction = id,
+                    wait_ms = CLAIM_WAIT.as_millis(),
+                    "the store did not answer the claim in time; handling it"
+                );
                 true
             }
         }

@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use serenity::all::{
@@ -32,6 +32,10 @@ use super::api::{ApiError, ChannelAccess, DiscordApi, MessageRef};
 use super::format::limits;
 use super::retry::{Backoff, retry};
 use crate::domain::text::truncate;
+
+/// How long after an interaction arrived an edit of its answer refused as
+/// unknown is tried again (see [`Responder::edit`]).
+pub const JUST_ANSWERED: Duration = Duration::from_secs(5);
 
 /// `builder` (any of serenity's message builders, which share these method
 /// names) with `reply`'s parts, and no mentions allowed.
@@ -341,13 +345,30 @@ impl Responder {
 
     /// Replaces the first answer (or the message a button is on), retrying
     /// passing failures.
+    ///
+    /// Over HTTP the first answer is the response to Discord's own request,
+    /// and an edit sent at once can reach Discord before it has taken that
+    /// answer in (404, Unknown Message): within [`JUST_ANSWERED`] of the
+    /// interaction, such an edit is tried again a little later.
     pub async fn edit(&self, reply: Reply) -> Result<MessageRef, ApiError> {
         let body = reply.edit();
-        retry(Backoff::DELIVERY, "edit the reply", || async {
-            let _lane = self.discord.reply_lane.acquire().await;
-            self.discord.api.edit_original(&self.token, &body).await
-        })
-        .await
+        let mut early = 0;
+        loop {
+            let r = retry(Backoff::DELIVERY, "edit the reply", || async {
+                let _lane = self.discord.reply_lane.acquire().await;
+                self.discord.api.edit_original(&self.token, &body).await
+            })
+            .await;
+            match r {
+                Err(ApiError::Refused { status: 404, code: 10008 | 10015, .. })
+                    if early < 4 && self.received.elapsed() < JUST_ANSWERED =>
+                {
+                    early += 1;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Shows an outcome: edits the first answer; when that cannot be done

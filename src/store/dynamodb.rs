@@ -557,17 +557,17 @@ impl Coordinator for DynamoStore {
     /// Fixed windows, aligned to their length, one atomic counter each
     /// (`ADD`, conditioned on the count being under the maximum): one write
     /// per window, which DynamoDB serialises on the item, so a burst from
-    /// many users of one server never retries. A use refused by a later
-    /// window is taken back from the earlier ones. Across a window's
+    /// many users of one server never retries. A use refused by one window
+    /// is taken back from the others. Across a window's
     /// boundary a user may get up to twice the maximum (the one-process
     /// coordinator's windows slide).
     async fn acquire(&self, keys: &[(String, Window)], now_ms: i64) -> Result<Option<(usize, Duration)>, StoreError> {
-        let mut taken: Vec<String> = Vec::with_capacity(keys.len());
-        for (i, (name, window)) in keys.iter().enumerate() {
+        // Every window at once: one round trip, whatever the number of keys.
+        let counts = keys.iter().map(|(name, window)| {
             let length = ms(window.window).max(1);
             let bucket = now_ms.div_euclid(length);
             let pk = format!("limit#{name}#{bucket}");
-            let counted = self
+            let update = self
                 .client
                 .update_item()
                 .table_name(&self.table)
@@ -576,19 +576,23 @@ impl Coordinator for DynamoStore {
                 .condition_expression("attribute_not_exists(uses) OR uses < :max")
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":max", n(window.max))
-                .expression_attribute_values(":e", n((bucket + 1) * length / 1000 + 60))
-                .send()
-                .await;
-            match counted {
-                Ok(_) => taken.push(pk),
-                Err(e) => {
-                    self.take_back(&taken).await;
-                    if !conditional(&e) {
-                        return Err(failed("UpdateItem", e));
-                    }
-                    let left = (bucket + 1) * length - now_ms;
-                    return Ok(Some((i, Duration::from_millis(u64::try_from(left).unwrap_or(0)))));
-                }
+                .expression_attribute_values(":e", n((bucket + 1) * length / 1000 + 60));
+            async move {
+                let left = Duration::from_millis(u64::try_from((bucket + 1) * length - now_ms).unwrap_or(0));
+                (pk, left, update.send().await)
+            }
+        });
+        let results = futures_util::future::join_all(counts).await;
+        let counted: Vec<String> = results.iter().filter(|(.., r)| r.is_ok()).map(|(pk, ..)| pk.clone()).collect();
+        if counted.len() == results.len() {
+            return Ok(None);
+        }
+        self.take_back(&counted).await;
+        for (i, (_, left, r)) in results.into_iter().enumerate() {
+            match r {
+                Ok(_) => {}
+                Err(e) if conditional(&e) => return Ok(Some((i, left))),
+                Err(e) => return Err(failed("UpdateItem", e)),
             }
         }
         Ok(None)

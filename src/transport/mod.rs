@@ -6,6 +6,10 @@
 //! |---|---|
 //! | [`gateway`]: serenity's WebSocket client | a REST callback |
 //! | [`http`]: Discord POSTs signed interactions (`[interactions]`) | the HTTP response's body |
+//!
+//! The gateway is a cargo feature (`gateway`, on by default): a build for
+//! HTTP interactions only leaves serenity's WebSocket client out.
 
+#[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod http;

@@ -183,6 +183,9 @@ pub struct State {
     seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
+    /// How long Discord takes to take in an endpoint's answer after it was
+    /// received (until then, the answer's message is unknown).
+    answer_lag: Duration,
     /// The bot's permissions in the guild; `None`: all it needs.
     guild_permissions: Option<u64>,
     /// The bot's roles in the guild.
@@ -279,6 +282,11 @@ impl FakeDiscord {
     }
 
     /// Makes interaction tokens expire after `d` instead of 15 minutes.
+    #[allow(dead_code)]
+    pub fn set_answer_lag(&self, d: Duration) {
+        self.state.lock().unwrap().answer_lag = d;
+    }
+
     pub fn set_token_lifetime(&self, d: Duration) {
         self.state.lock().unwrap().token_lifetime = Some(d);
     }
@@ -386,6 +394,10 @@ impl FakeDiscord {
         tokio::spawn(async move {
             let body = d.to_string().into_bytes();
             let (status, content_type, answer) = post_signed(&url, body).await;
+            let lag = state.lock().unwrap().answer_lag;
+            if !lag.is_zero() {
+                tokio::time::sleep(lag).await;
+            }
             let mut s = state.lock().unwrap();
             let json_answer = content_type.starts_with("application/json");
             match serde_json::from_slice::<Value>(&answer) {

@@ -35,6 +35,30 @@ async fn over_http_a_declaration_runs_end_to_end_without_a_gateway() {
     app.stop().await;
 }
 
+/// Discord takes in an endpoint's answer a moment after receiving it; an
+/// outcome ready before that (Incident Manager answering at once) still
+/// replaces the "thinking…" reply instead of landing in the channel.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_http_an_outcome_faster_than_discord_still_edits_the_answer() {
+    let app = spawn_app_with(http()).await;
+    app.discord.wait_commands().await;
+    app.discord.set_answer_lag(std::time::Duration::from_millis(300));
+    let id = app.incident(json!([opt("plan", "payments"), opt("title", "Faster than Discord")])).await;
+    let edit = app.discord.wait_edit(id, 1).await;
+    assert_eq!(embed(&edit)["title"], "🚨 Faster than Discord");
+    let refused = app.discord.rejected();
+    assert!(
+        refused.iter().all(|e| matches!(e, Event::Rejected { status: 404, .. })),
+        "only the early edits are refused: {refused:#?}"
+    );
+    assert!(!refused.is_empty(), "the lag made no edit early: the test tests nothing");
+    assert!(
+        app.discord.with_state(|s| s.channel_messages().is_empty()),
+        "the outcome was posted in the channel instead"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_http_dialogs_buttons_and_private_refusals_are_the_response() {
     super::actions::dialogs(http()).await;

@@ -255,3 +255,53 @@ async fn the_mirror_moves_to_another_replica_when_its_holder_dies() {
     assert!(discord.rejected().is_empty(), "{:#?}", discord.rejected());
     other.stop().await;
 }
+
+/// `check` reports the shared table, and the bot does not start without it:
+/// both name `store init`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_table_is_named_with_its_fix() {
+    let Some(moto) = moto().await else { return };
+    let discord = FakeDiscord::start(TOKEN).await;
+    let table = table();
+    let shared = |cmd: &mut Command| {
+        with_aws_keys(
+            cmd.env("DISCORD_TOKEN", TOKEN)
+                .env("INCIDENT_BOT_DISCORD_API_URL", &discord.api_url)
+                .env("INCIDENT_BOT_STORE_DYNAMODB_TABLE", &table)
+                .env("AWS_REGION", fim::REGION)
+                .env("AWS_ENDPOINT_URL_DYNAMODB", &moto.url),
+        );
+    };
+    let store_line = |stdout: &str| stdout.lines().find(|l| l.contains(" store: ")).unwrap_or_default().to_owned();
+    let mut check = bot(&["check"]);
+    shared(&mut check);
+    let out = check.output().await.unwrap();
+    assert_eq!(
+        store_line(&String::from_utf8_lossy(&out.stdout)),
+        format!(
+            "✘ store: DynamoDB table {table} cannot be used (cause: the DynamoDB table {table} does not exist: create \
+             it with `incident-bot store init`). Fix: run `incident-bot store init`, and allow the bot's role the \
+             table's actions (README)"
+        )
+    );
+    let mut run = bot(&["run"]);
+    shared(&mut run);
+    let out = run.output().await.unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.trim_end().ends_with(&format!(
+            "the shared store ([store] dynamodb_table) cannot be used: the DynamoDB table {table} does not exist: \
+             create it with `incident-bot store init`"
+        )),
+        "{stderr}"
+    );
+    DynamoStore::new(&sdk_at(&moto.url).await, &table).init().await.unwrap();
+    let mut check = bot(&["check"]);
+    shared(&mut check);
+    let out = check.output().await.unwrap();
+    assert_eq!(
+        store_line(&String::from_utf8_lossy(&out.stdout)),
+        format!("✔ store: DynamoDB table {table} (shared; 0 incidents followed)")
+    );
+}
