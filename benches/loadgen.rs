@@ -2,7 +2,7 @@
 //! fake Incident Manager, beside a minimal serenity bot (the floor).
 //!
 //! `cargo bench --bench loadgen` — prints one table and exits non-zero if any
-//! interaction was lost or duplicated. See README, "Performance".
+//! interaction was lost or duplicated. See docs/performance.md.
 //!
 //! For each bot: start-up time (process start → commands registered), idle
 //! RSS, then bursts of /incident interactions sent as fast as the fake gateway

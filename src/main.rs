@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-// The allocator, chosen by measurement (README, "Memory").
+// The allocator, chosen by measurement (docs/performance.md, "Memory").
 #[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
@@ -94,7 +94,7 @@ fn config_error(e: &ConfigError) -> u8 {
 
 /// The async runtime of every command, the bot's included: one thread. The
 /// bot waits on the network; a second worker thread bought nothing in the
-/// load benchmark and cost its stack (README, "Memory").
+/// load benchmark and cost its stack (docs/performance.md, "Memory").
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap_or_else(|e| {
         eprintln!("incident-bot: cannot start the async runtime: {e}");

@@ -52,6 +52,8 @@ pub struct Metrics {
     reconnects: Counter,
     refused: Family<ReasonLabels, Counter>,
     mirror_leader: Gauge,
+    ready: Gauge,
+    mirror_lag: Histogram,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -103,7 +105,27 @@ impl Metrics {
             "1 while this replica holds the mirror's lease (one replica mirrors at a time)",
             mirror_leader.clone(),
         );
-        Self { registry, declarations, ack_latency, declare_latency, aws_latency, reconnects, refused, mirror_leader }
+        let ready = Gauge::default();
+        registry.register("ready", "1 while /healthz would answer 200 (ready to take interactions)", ready.clone());
+        // 1 s to about 4.5 hours.
+        let mirror_lag = Histogram::new(exponential_buckets(1.0, 2.0, 15));
+        registry.register(
+            "mirror_lag_seconds",
+            "From a change's time in Incident Manager (its timeline event's) to its post in the thread",
+            mirror_lag.clone(),
+        );
+        Self {
+            registry,
+            declarations,
+            ack_latency,
+            declare_latency,
+            aws_latency,
+            reconnects,
+            refused,
+            mirror_leader,
+            ready,
+            mirror_lag,
+        }
     }
 
     /// Counts one declaration; `code` is the AWS error code for `aws_error`.
@@ -137,6 +159,11 @@ impl Metrics {
 
     pub fn mirror_leader(&self, held: bool) {
         self.mirror_leader.set(i64::from(held));
+    }
+
+    /// A change shown by the mirror `lag_ms` after its time.
+    pub fn mirror_lag(&self, lag_ms: i64) {
+        self.mirror_lag.observe(lag_ms.max(0) as f64 / 1000.0);
     }
 
     /// The Prometheus text exposition of every metric.
@@ -278,6 +305,7 @@ async fn route(req: &Request<Incoming>, metrics: &Metrics, health: &Health) -> R
             Err(why) => (StatusCode::SERVICE_UNAVAILABLE, "text/plain; charset=utf-8", format!("{why}\n")),
         },
         ("GET", "/metrics") => {
+            metrics.ready.set(i64::from(health.check().await.is_ok()));
             (StatusCode::OK, "application/openmetrics-text; version=1.0.0; charset=utf-8", metrics.encode())
         }
         _ => (StatusCode::NOT_FOUND, "text/plain; charset=utf-8", "not found\n".to_owned()),

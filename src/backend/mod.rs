@@ -123,7 +123,7 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Every operation, in the order the README's IAM policy lists them.
+    /// Every operation, in the order the IAM policy (docs/iam.md) lists them.
     pub const ALL: [Operation; 10] = [
         Self::StartIncident,
         Self::UpdateRelatedItems,
@@ -298,10 +298,10 @@ mod tests {
         assert_eq!(validation_field("something else"), None);
     }
 
-    /// The README's IAM policy grants exactly the operations the bot calls.
+    /// The IAM policy (docs/iam.md) grants exactly the operations the bot calls.
     #[test]
-    fn the_iam_policy_in_the_readme_names_every_operation_and_no_other() {
-        let readme = include_str!("../../README.md");
+    fn the_iam_policy_in_the_docs_names_every_operation_and_no_other() {
+        let readme = include_str!("../../docs/iam.md");
         let start = readme.find("\"Version\": \"2012-10-17\"").expect("the policy");
         let policy = &readme[start..start + readme[start..].find("```").expect("its end")];
         let mut granted: Vec<&str> = policy.split('"').filter(|s| s.starts_with("ssm-incidents:")).collect();

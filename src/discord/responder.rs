@@ -328,10 +328,16 @@ impl Responder {
     }
 
     /// The first answer. Discord accepts one, within 3 s.
+    ///
+    /// Over HTTP the answer is handed to the connection's task, which
+    /// writes it as the response: this task then yields once, so that the
+    /// answer leaves before the work it announced (signing and sending a
+    /// StartIncident, say) takes the thread.
     pub async fn answer(&self, answer: FirstAnswer) -> Result<(), ApiError> {
         let r = self.callback.send(self.id, &self.token, answer.into_response()).await;
         if r.is_ok() {
             self.answered.store(true, Ordering::SeqCst);
+            tokio::task::yield_now().await;
         }
         r
     }

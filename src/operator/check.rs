@@ -169,7 +169,7 @@ async fn check_store(config: &Config, r: &mut Report) {
                 "store",
                 format!("DynamoDB table {table} cannot be used"),
                 Some(e.0),
-                Some("run `incident-bot store init`, and allow the bot's role the table's actions (README)"),
+                Some("run `incident-bot store init`, and allow the bot's role the table's actions (docs/replicas.md)"),
             ),
         }
         return;

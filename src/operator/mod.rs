@@ -29,7 +29,7 @@ use crate::discord::register::{register as register_commands, scopes};
 use crate::discord::rest::{ClientFactory, Rest};
 use crate::messages::Ending;
 
-/// The exit codes of every subcommand (also in the README).
+/// The exit codes of every subcommand (also in docs/operating.md).
 pub mod exit {
     use crate::messages::Ending;
 

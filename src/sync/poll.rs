@@ -63,6 +63,8 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, look: Look) -
     }
     let first_look = cp.title.is_empty();
     let mut record_changed = first_look;
+    // When the newest change of the record was made (its event's time).
+    let mut changed_at = 0;
     let after = if look.sweep { UNIX_EPOCH } else { since(cp.events_after_ms - OVERLAP_MS) };
     let events = svc.backend.list_timeline_events(arn, after).await?;
     tracing::debug!(incident = arn.as_str(), events = events.len(), sweep = look.sweep, "looked at the timeline");
@@ -79,10 +81,12 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, look: Look) -
         }
         if e.kind == RECORD_UPDATE {
             record_changed = true;
+            changed_at = changed_at.max(e.time_ms);
         } else if !first_look || e.time_ms >= cp.events_after_ms {
             let event = svc.backend.get_timeline_event(arn, &e.id).await?;
             let line = report::event_line(&event);
             svc.discord.post(channel, Reply::text(line).once(&format!("{arn}/{}", e.id))).await?;
+            svc.metrics.mirror_lag(now_ms() - e.time_ms);
         }
         svc.store.mark(arn, &e.id, Mark::Shown).await?;
         cp.events_after_ms = cp.events_after_ms.max(e.time_ms);
@@ -94,8 +98,8 @@ pub async fn poll(svc: &Services, home: &Home, mut cp: Checkpoint, look: Look) -
             // the process stops before the end of the pass.
             take(&mut cp, &record);
             svc.store.save_checkpoint(arn, &cp).await?;
-        } else {
-            show_changes(svc, home, &mut cp, &record).await?;
+        } else if show_changes(svc, home, &mut cp, &record).await? && changed_at > 0 {
+            svc.metrics.mirror_lag(now_ms() - changed_at);
         }
     }
     let items = svc.backend.list_related_items(arn).await?;
@@ -131,11 +135,12 @@ fn take(cp: &mut Checkpoint, r: &IncidentRecord) {
     }
 }
 
-/// Shows what changed in the record, and keeps the confirmation current.
-async fn show_changes(svc: &Services, home: &Home, cp: &mut Checkpoint, r: &IncidentRecord) -> Result<(), Failed> {
+/// Shows what changed in the record, and keeps the confirmation current;
+/// whether anything was shown.
+async fn show_changes(svc: &Services, home: &Home, cp: &mut Checkpoint, r: &IncidentRecord) -> Result<bool, Failed> {
     let lines = report::record_changes(cp, r, now_ms());
     if lines.is_empty() {
-        return Ok(());
+        return Ok(false);
     }
     let key = format!("{}/record/{}/{}/{}", r.arn, r.status.as_str(), r.impact, r.title);
     svc.discord.post(ChannelId::new(home.channel), Reply::text(lines.join("\n")).once(&key)).await?;
@@ -150,7 +155,7 @@ async fn show_changes(svc: &Services, home: &Home, cp: &mut Checkpoint, r: &Inci
     {
         warn!(error = %e, "could not bring the confirmation up to date");
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The confirmation shows the record's title, impact and status; resolved,

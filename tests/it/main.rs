@@ -8,6 +8,7 @@ use std::time::Duration;
 mod actions;
 mod binary;
 mod declare;
+mod deploy;
 mod fake_discord;
 mod fake_incident_manager;
 mod hardening;

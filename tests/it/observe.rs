@@ -85,6 +85,7 @@ async fn healthz_and_metrics_tell_the_truth() {
         Some(1.0)
     );
     assert_eq!(sample(&m, "incident_bot_gateway_reconnects_total"), Some(0.0));
+    assert_eq!(sample(&m, "incident_bot_ready"), Some(1.0), "ready, as /healthz says");
     assert!(m.contains("# TYPE incident_bot_ack_latency_seconds histogram"));
 
     // A reconnect is counted.
@@ -110,6 +111,7 @@ async fn healthz_and_metrics_tell_the_truth() {
     // Discord unreachable: unhealthy, with the reason.
     app.discord.break_gateway();
     assert_eq!(wait_health(port, 503).await, "the Discord gateway is not connected\n");
+    assert_eq!(sample(&get(port, "/metrics").await.1, "incident_bot_ready"), Some(0.0));
     assert_eq!(get(port, "/nope").await.0, 404);
     app.stop().await;
 }

@@ -247,7 +247,15 @@ async fn the_mirror_moves_to_another_replica_when_its_holder_dies() {
             s.posts_in(thread).iter().any(|p| p.contains("after the crash")).then_some(())
         })
         .await;
-    assert!(other.metrics().await.contains("incident_bot_mirror_leader 1"));
+    let m = other.metrics().await;
+    assert!(m.contains("incident_bot_mirror_leader 1"), "{m}");
+    // The change it showed, with how late.
+    let shown_lags: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("incident_bot_mirror_lag_seconds_count "))
+        .and_then(|v| v.split(' ').next()?.parse().ok())
+        .unwrap_or(0.0);
+    assert!(shown_lags >= 1.0, "{m}");
     // Two more looks change nothing.
     let looks = aws.requests("ListTimelineEvents").len();
     aws.wait_requests("ListTimelineEvents", looks + 2).await;
@@ -281,7 +289,7 @@ async fn a_missing_table_is_named_with_its_fix() {
         format!(
             "✘ store: DynamoDB table {table} cannot be used (cause: the DynamoDB table {table} does not exist: create \
              it with `incident-bot store init`). Fix: run `incident-bot store init`, and allow the bot's role the \
-             table's actions (README)"
+             table's actions (docs/replicas.md)"
         )
     );
     let mut run = bot(&["run"]);

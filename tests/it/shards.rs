@@ -96,3 +96,39 @@ async fn auto_runs_the_recommended_number_of_shards() {
     assert_eq!(embed(&edit)["title"], "🚨 Auto sharded");
     app.stop().await;
 }
+
+/// The shipped binary with two shards: both identify, and each guild's
+/// `/incident` is served on its own shard.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_runs_both_shards_of_its_range() {
+    use super::binary::{Log, bot, temp_file, with_aws_keys};
+    use super::fake_incident_manager as fim;
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let config = temp_file(&format!(
+        "[discord]\nguild_ids = [{GUILD_ID}, {OTHER_GUILD}]\napi_url = \"{}\"\nshards = {{ total = 2, ids = [0, 1] }}\n\
+         [aws]\nregion = \"{}\"\nendpoint_url = \"{}\"\n[incident.plans]\npayments = \"{}\"\n\
+         [limits]\nshutdown_grace_secs = 1\n",
+        discord.api_url,
+        fim::REGION,
+        aws.url,
+        fim::plan_arn("Payments")
+    ));
+    let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
+    let mut child = with_aws_keys(cmd.env("DISCORD_TOKEN", TOKEN)).spawn().unwrap();
+    let mut log = Log::of(&mut child);
+    log.wait_for("ready: serving").await;
+    let mut shards = discord.identified_shards();
+    shards.sort_by_key(|s| s.as_ref().map(ToString::to_string));
+    assert_eq!(shards, [Some(json!([0, 2])), Some(json!([1, 2]))]);
+    for (guild, title) in [(GUILD_ID, "Binary, shard 1"), (OTHER_GUILD, "Binary, shard 0")] {
+        let mut d = super::fake_discord::incident_command(json!([opt("plan", "payments"), opt("title", title)]));
+        d["guild_id"] = json!(guild.to_string());
+        let id = discord.dispatch_interaction(d).await;
+        assert_eq!(embed(&discord.wait_edit(id, 1).await)["title"], format!("🚨 {title}"));
+    }
+    assert_eq!(aws.requests("StartIncident").len(), 2);
+    let pid = child.id().unwrap().to_string();
+    assert!(tokio::process::Command::new("kill").args(["-TERM", &pid]).status().await.unwrap().success());
+    assert_eq!(child.wait().await.unwrap().code(), Some(0));
+}
