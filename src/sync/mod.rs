@@ -16,18 +16,18 @@
 //! `GetTimelineEvent` only for a new event; a `GetIncidentRecord` only when
 //! Incident Manager logged a change of the record. With nothing happening
 //! that is 2 × (60 / interval) calls a minute. Throttling doubles the wait
-//! (up to 5 minutes) until a pass goes through.
-//!
-//! One replica mirrors at a time: the one holding the `mirror` lease
-//! ([`LEASE_TTL`], renewed every [`LEASE_EVERY`]); the others try to take it
-//! as often, so when the holder dies another takes over within
-//! `LEASE_TTL + LEASE_EVERY` (20 s), and starts with a pass at once. Every 4th pass lists the
+//! (up to 5 minutes) until a pass goes through. Every 4th pass lists the
 //! timeline without the time filter instead (one page per 100 events:
 //! events written with an earlier time than the checkpoint, "backdated",
 //! are found there), and looks for open incidents linked to a Discord
 //! channel elsewhere (one `ListRelatedItems` for each open incident not
 //! followed yet, once; a `GetIncidentRecord` for a summarised one listed as
 //! open again).
+//!
+//! One replica mirrors at a time: the one holding the `mirror` lease
+//! ([`LEASE_TTL`], renewed every [`LEASE_EVERY`]); the others try to take it
+//! as often, so when the holder dies another takes over within
+//! `LEASE_TTL + LEASE_EVERY` (20 s), and starts with a pass at once.
 
 pub mod poll;
 pub mod report;
