@@ -72,6 +72,12 @@ pub enum AppError {
     Store { path: std::path::PathBuf, cause: crate::store::StoreError },
     #[error("the shared store ([store] dynamodb_table) cannot be used: {}", .0.0)]
     SharedStore(crate::store::StoreError),
+    #[error("cannot run on AWS Lambda: {0}")]
+    LambdaSetting(&'static str),
+    #[error("the AWS Lambda runtime stopped: {0}")]
+    LambdaRuntime(String),
+    #[error("cannot read the Discord token: {0}")]
+    TokenSecret(String),
     #[error(
         "this incident-bot was built without the gateway (cargo feature `gateway`): configure [interactions] \
          (Discord POSTs interactions to it), or run a build with the gateway"
@@ -91,8 +97,10 @@ impl AppError {
             | Self::PublicKeyMismatch { .. }
             | Self::Store { .. }
             | Self::SharedStore(_)
-            | Self::NoGateway => 2,
-            Self::Discord(_) => 1,
+            | Self::NoGateway
+            | Self::LambdaSetting(_)
+            | Self::TokenSecret(_) => 2,
+            Self::Discord(_) | Self::LambdaRuntime(_) => 1,
         }
     }
 }
@@ -242,6 +250,73 @@ pub async fn run_with_health(
     result?;
     info!("stopped");
     Ok(())
+}
+
+/// Reads the Discord token from where `DISCORD_TOKEN_ARN` says it is kept,
+/// when it is set (see [`crate::secrets`]).
+pub async fn resolve_token(config: &mut Config, sdk: &SdkConfig) -> Result<(), AppError> {
+    let Some(arn) = config.discord.token_arn.clone() else { return Ok(()) };
+    let started = std::time::Instant::now();
+    config.discord.token = crate::secrets::resolve(sdk, &arn).await.map_err(AppError::TokenSecret)?;
+    info!(arn = %arn, ms = crate::telemetry::millis(started.elapsed()), "read the Discord token");
+    Ok(())
+}
+
+/// The bot without a transport, for work done once and then left: an AWS
+/// Lambda invocation, `incident-bot sync --once`. Start-up checks as `run`'s
+/// up to the store (region, credentials, the store); Discord is asked
+/// nothing until there is something to say, and nothing runs in the
+/// background (a Lambda function is frozen between invocations).
+pub struct Headless {
+    pub bot: Arc<Bot>,
+    pub rest: Rest,
+    pub tasks: Shutdown,
+    pub metrics: Arc<Metrics>,
+    pub archive_after: Duration,
+    pub guild_ids: Vec<u64>,
+    pub interactions: Option<InteractionsSettings>,
+}
+
+impl Headless {
+    pub async fn start(config: Config, sdk: &SdkConfig) -> Result<Self, AppError> {
+        let metrics = Arc::new(Metrics::new());
+        let aws = SdkBackend::new(sdk, &config.aws);
+        let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
+        if backend.region().is_none() {
+            return Err(AppError::NoRegion);
+        }
+        check_credentials(sdk).await?;
+        let stores = open_store(&config, sdk).await?;
+        let tasks = Shutdown::new();
+        let rest = Rest::new(ClientFactory::new(&config.discord.token, config.discord.api_url.as_ref()).http());
+        let limits = config.limits;
+        let discord = Arc::new(Discord::new(Arc::new(rest.clone()), limits.discord_acks, limits.discord_messages));
+        let settings = Settings { incident: config.incident, access: config.access, limits: config.limits };
+        let services = Services::new(settings, backend, discord, stores, metrics.clone(), tasks.clone());
+        Ok(Self {
+            bot: Bot::new(services),
+            rest,
+            tasks,
+            metrics,
+            archive_after: config.sync.archive_after,
+            guild_ids: config.discord.guild_ids,
+            interactions: config.interactions,
+        })
+    }
+
+    /// One pass of the mirror (see [`Mirror::once`]): `false` when another
+    /// replica holds its lease.
+    pub async fn sync_once(&self) -> bool {
+        let mirror = Mirror::new(self.bot.services().clone(), Duration::from_secs(60), self.archive_after);
+        mirror.once().await
+    }
+
+    /// Registers the commands (`incident-bot register`'s work).
+    pub async fn register(&self) -> Result<crate::discord::api::AppInfo, ApiError> {
+        let svc = self.bot.services();
+        let commands = crate::commands::all(!svc.settings.incident.plans.has_default(), svc.settings.access.allow_dms);
+        register::register(svc.discord.api().as_ref(), &commands, &self.guild_ids).await
+    }
 }
 
 /// The store and the coordinator: the SQLite database and memory for one

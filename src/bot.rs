@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::FutureExt;
-use serenity::all::Interaction;
+use serenity::all::{ChannelId, Interaction, InteractionId};
 use tokio_util::task::TaskTracker;
 use tracing::{Instrument, error, info, warn};
 
@@ -38,6 +38,22 @@ pub const DEDUPE_MAX: usize = 50_000;
 /// The longest wait for the coordinator's answer to an interaction's claim
 /// (see [`Bot::claim`]).
 pub const CLAIM_WAIT: Duration = Duration::from_millis(1500);
+/// The claim of an interaction's resumption (see [`Bot::resume`]), apart
+/// from its delivery's: interaction ids are snowflakes, below 2^63.
+pub fn resumed_claim(id: u64) -> u64 {
+    id | 1 << 63
+}
+
+/// What answering an interaction of any kind takes from it.
+fn parts(interaction: Interaction) -> Option<(InteractionId, String, ChannelId)> {
+    Some(match interaction {
+        Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token, c.channel_id),
+        Interaction::Component(c) => (c.id, c.token, c.channel_id),
+        Interaction::Modal(m) => (m.id, m.token, m.channel_id),
+        _ => return None,
+    })
+}
+
 /// The bot's core: see the module documentation.
 pub struct Bot {
     services: Arc<Services>,
@@ -65,12 +81,30 @@ impl Bot {
         self.in_flight.spawn(async move { Box::pin(bot.handle(route, responder, id)).await });
     }
 
-    /// [`Self::accept`], handled to the end before it returns.
-    #[cfg(test)]
-    pub(crate) async fn handle_now(self: &Arc<Self>, interaction: Interaction, callback: Arc<dyn Callback>) {
+    /// [`Self::accept`], handled to the end before it returns: for a
+    /// transport that may not leave work running once it has answered (an
+    /// AWS Lambda invocation).
+    pub async fn handle_here(self: &Arc<Self>, interaction: Interaction, callback: Arc<dyn Callback>) {
         if let Some((route, responder, id)) = self.prepare(interaction, callback) {
             self.handle(route, responder, id).await;
         }
+    }
+
+    /// Handles, to the end, an interaction whose first answer another
+    /// process gave (a Lambda invocation that handed the rest over): the
+    /// command runs from the start with a [`Responder::resumed`], and
+    /// `callback` stands for that first answer. Claimed apart from the
+    /// first delivery (see [`resumed_claim`]), so a resumption delivered
+    /// twice runs once.
+    pub async fn resume(self: &Arc<Self>, interaction: Interaction, callback: Arc<dyn Callback>) {
+        let Some(route) = Route::parse(&interaction) else { return };
+        let Some((id, token, channel)) = parts(interaction) else { return };
+        if !self.claim(resumed_claim(id.get())).await {
+            info!(interaction = id.get(), "repeated resumption of an interaction ignored");
+            return;
+        }
+        let r = Responder::resumed(id, token, channel, callback, self.services.discord.clone());
+        self.run(route, r, id.get()).await;
     }
 
     /// The route and the responder of an interaction of the bot's, which is
@@ -78,12 +112,7 @@ impl Bot {
     fn prepare(&self, interaction: Interaction, callback: Arc<dyn Callback>) -> Option<(Route, Responder, u64)> {
         let received = Instant::now();
         let route = Route::parse(&interaction)?;
-        let (id, token, channel) = match interaction {
-            Interaction::Command(c) | Interaction::Autocomplete(c) => (c.id, c.token, c.channel_id),
-            Interaction::Component(c) => (c.id, c.token, c.channel_id),
-            Interaction::Modal(m) => (m.id, m.token, m.channel_id),
-            _ => return None,
-        };
+        let (id, token, channel) = parts(interaction)?;
         let responder = Responder::new(id, token, channel, received, callback, self.services.discord.clone());
         Some((route, responder, id.get()))
     }
@@ -94,6 +123,11 @@ impl Bot {
             info!(interaction = id, "repeated delivery of an interaction ignored");
             return;
         }
+        self.run(route, r, id).await;
+    }
+
+    async fn run(&self, route: Route, r: Responder, id: u64) {
+        let kind = route.kind();
         let used = route.used();
         if kind != Kind::Autocomplete && self.draining.load(Ordering::SeqCst) {
             r.private(format!("⏳ {}", messages::restarting(used))).await;

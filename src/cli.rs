@@ -7,7 +7,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 /// What every `--help` says about the environment (values are never shown).
 const ENVIRONMENT: &str = "\
 Environment:
-  DISCORD_TOKEN        the bot token (or DISCORD_TOKEN_FILE: a file holding it); never in config.toml
+  DISCORD_TOKEN        the bot token (or DISCORD_TOKEN_FILE: a file holding it, or DISCORD_TOKEN_ARN:
+                       a Secrets Manager secret or SSM parameter holding it); never in config.toml
   AWS_REGION           the AWS region, unless [aws] region is set
   AWS credentials      the AWS SDK's default chain: AWS_ACCESS_KEY_ID + AWS_SECRET_ACCESS_KEY
                        (+ AWS_SESSION_TOKEN), AWS_PROFILE, web identity, or the ECS / EC2 role
@@ -70,6 +71,23 @@ pub enum Command {
     /// The shared store of several replicas ([store] dynamodb_table).
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Mirror Incident Manager into the incidents' threads once, for a
+    /// scheduler (cron, a Kubernetes CronJob, EventBridge).
+    ///
+    /// One pass of what `run` does every [sync] interval_secs: takes the
+    /// mirror's lease in the store, posts what changed since the last pass,
+    /// gives the lease up. Exit 0 also when another replica holds the lease
+    /// (it mirrors meanwhile).
+    #[command(after_help = ENVIRONMENT)]
+    Sync {
+        /// One pass, then exit (the only way: `run` mirrors continuously).
+        #[arg(long)]
+        once: bool,
+    },
+    /// Serve AWS Lambda invocations (what the Lambda build runs when Lambda
+    /// starts it: AWS_LAMBDA_RUNTIME_API set and no command given).
+    #[command(hide = true)]
+    Lambda,
 }
 
 /// `store …`.

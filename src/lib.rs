@@ -33,6 +33,7 @@ pub mod domain;
 pub mod messages;
 pub mod observe;
 pub mod operator;
+pub mod secrets;
 pub mod services;
 pub mod shutdown;
 pub mod store;

@@ -22,8 +22,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let env = |k: &str| std::env::var(k).ok();
     let path = cli.config.as_deref();
-    let command = cli.command.unwrap_or(Command::Run);
-    if !matches!(command, Command::Run) {
+    // Started by AWS Lambda (the bootstrap of the Lambda build).
+    let in_lambda = env("AWS_LAMBDA_RUNTIME_API").is_some();
+    let command = cli.command.unwrap_or(if in_lambda { Command::Lambda } else { Command::Run });
+    if !matches!(command, Command::Run | Command::Lambda) {
         // Terminal commands print their own one-line outcomes; the log
         // shows only errors unless RUST_LOG asks for more.
         telemetry::init("error", false);
@@ -52,7 +54,12 @@ fn main() -> ExitCode {
                 other => other.map(|c| (c, None)),
             };
             match loaded {
-                Ok((config, token)) => runtime().block_on(operator::check(&config, token.as_ref(), format)),
+                Ok((mut config, token)) => runtime().block_on(async {
+                    if let Err(code) = token_from_arn(&mut config).await {
+                        return code;
+                    }
+                    operator::check(&config, token.as_ref(), format).await
+                }),
                 Err(e) => config_error(&e),
             }
         }
@@ -71,18 +78,37 @@ fn main() -> ExitCode {
                 Config::load(path, &env)
             };
             match config {
-                Ok(config) => runtime().block_on(operator::invite(&config, application_id)),
+                Ok(mut config) => runtime().block_on(async {
+                    if let Err(code) = token_from_arn(&mut config).await {
+                        return code;
+                    }
+                    operator::invite(&config, application_id).await
+                }),
                 Err(e) => config_error(&e),
             }
         }
         Command::Register => match Config::load(path, &env) {
-            Ok(config) => runtime().block_on(operator::register(&config)),
+            Ok(mut config) => runtime().block_on(async {
+                if let Err(code) = token_from_arn(&mut config).await {
+                    return code;
+                }
+                operator::register(&config).await
+            }),
             Err(e) => config_error(&e),
         },
         Command::Store(StoreCommand::Init) => match Config::load_without_token(path, &env) {
             Ok(config) => runtime().block_on(operator::store::init(&config)),
             Err(e) => config_error(&e),
         },
+        Command::Sync { once: false } => {
+            eprintln!("incident-bot: `sync` needs --once (`run` mirrors continuously, every [sync] interval_secs)");
+            exit::USAGE
+        }
+        Command::Sync { once: true } => match Config::load(path, &env) {
+            Ok(config) => runtime().block_on(sync_once(config)),
+            Err(e) => config_error(&e),
+        },
+        Command::Lambda => lambda(path, &env),
     };
     ExitCode::from(code)
 }
@@ -102,10 +128,14 @@ fn runtime() -> tokio::runtime::Runtime {
     })
 }
 
-async fn run(config: Config) -> ExitCode {
+async fn run(mut config: Config) -> ExitCode {
     tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: runtime ready");
     let sdk = backend::sdk::sdk_config(&config.aws, None).await;
     tracing::debug!(ms = telemetry::since_start().as_secs_f64() * 1e3, "start-up: AWS configuration loaded");
+    if let Err(e) = app::resolve_token(&mut config, &sdk).await {
+        tracing::error!("{e}");
+        return ExitCode::from(e.exit_code());
+    }
     match app::run(config, &sdk, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -114,6 +144,105 @@ async fn run(config: Config) -> ExitCode {
             ExitCode::from(e.exit_code())
         }
     }
+}
+
+/// For the terminal commands that talk to Discord: the token read from
+/// `DISCORD_TOKEN_ARN`'s secret, if that is where it is.
+async fn token_from_arn(config: &mut Config) -> Result<(), u8> {
+    if config.discord.token_arn.is_none() {
+        return Ok(());
+    }
+    let sdk = backend::sdk::sdk_config(&config.aws, None).await;
+    app::resolve_token(config, &sdk).await.map_err(|e| {
+        eprintln!("incident-bot: {e}");
+        e.exit_code()
+    })
+}
+
+/// `sync --once`: one pass of the mirror, with `run`'s start-up checks up to
+/// the store.
+async fn sync_once(mut config: Config) -> u8 {
+    let sdk = backend::sdk::sdk_config(&config.aws, None).await;
+    let started = async {
+        app::resolve_token(&mut config, &sdk).await?;
+        app::Headless::start(config, &sdk).await
+    };
+    match started.await {
+        Ok(headless) => {
+            let mirrored = headless.sync_once().await;
+            headless.tasks.stop(std::time::Duration::from_secs(1)).await;
+            println!(
+                "{}",
+                if mirrored {
+                    "mirrored Incident Manager into Discord (one pass)"
+                } else {
+                    "not mirrored: another replica holds the mirror's lease and mirrors meanwhile"
+                }
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!("incident-bot: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// The Lambda build's start-up (a cold start) and its loop. In Lambda the
+/// endpoint is the Function URL: `[interactions] listen` is not used, and
+/// need not be set.
+#[cfg(feature = "lambda")]
+fn lambda(path: Option<&std::path::Path>, env: &dyn Fn(&str) -> Option<String>) -> u8 {
+    let lambda_env = |k: &str| match env(k) {
+        None if k == "INCIDENT_BOT_INTERACTIONS_LISTEN" => Some("127.0.0.1:0".to_owned()),
+        other => other,
+    };
+    let mut config = match Config::load(path, &lambda_env) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    // CloudWatch keeps what a line says, not its colours.
+    telemetry::init(&config.log.filter, config.log.json || env("AWS_LAMBDA_LOG_FORMAT").is_some_and(|f| f == "JSON"));
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    let missing: Vec<&str> = [
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_RUNTIME_API",
+    ]
+    .into_iter()
+    .filter(|k| env(k).is_none())
+    .collect();
+    if !missing.is_empty() {
+        eprintln!("incident-bot: not started by AWS Lambda ({} unset): use `incident-bot run`", missing.join(", "));
+        return exit::USAGE;
+    }
+    runtime().block_on(async move {
+        let sdk = backend::sdk::sdk_config(&config.aws, None).await;
+        let started = async {
+            app::resolve_token(&mut config, &sdk).await?;
+            let headless = app::Headless::start(config, &sdk).await?;
+            incident_bot::transport::lambda::run(headless, &sdk).await
+        };
+        match started.await {
+            Ok(()) => exit::OK,
+            Err(e) => {
+                tracing::error!("{e}");
+                e.exit_code()
+            }
+        }
+    })
+}
+
+#[cfg(not(feature = "lambda"))]
+fn lambda(_: Option<&std::path::Path>, _: &dyn Fn(&str) -> Option<String>) -> u8 {
+    eprintln!(
+        "incident-bot: this build cannot serve AWS Lambda: build it with `--no-default-features --features \
+         lambda,jemalloc` (docs/lambda.md)"
+    );
+    exit::USAGE
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -266,6 +266,14 @@ pub fn internal_error() -> String {
         .to_owned()
 }
 
+/// On AWS Lambda, the invocation that would have done the work could not be
+/// started: nothing was done.
+pub fn could_not_hand_over() -> String {
+    "incident-bot could not start this command's work (AWS Lambda did not take the invocation): nothing was \
+     declared or changed. Try again; the bot's log has the cause."
+        .to_owned()
+}
+
 fn mentions(prefix: &str, ids: &[u64]) -> String {
     let shown: Vec<String> = ids.iter().take(20).map(|id| format!("{prefix}{id}>")).collect();
     let more = ids.len().saturating_sub(shown.len());

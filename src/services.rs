@@ -12,7 +12,7 @@ use crate::backend::IncidentBackend;
 use crate::bounded::{ExpiringMap, KeyedLocks};
 use crate::config::{IncidentSettings, LimitSettings};
 use crate::directory::{OpenIncidents, PlanDirectory};
-use crate::discord::responder::Discord;
+use crate::discord::responder::{Discord, Responder};
 use crate::domain::IncidentArn;
 use crate::domain::access::AccessPolicy;
 use crate::domain::limits::{Limited, RateLimiter};
@@ -101,13 +101,20 @@ impl Services {
         }
     }
 
-    /// Counts a declaration by `user` in `guild` against the limits.
-    pub async fn limit_declaration(&self, user: u64, guild: Option<u64>) -> Result<(), Limited> {
+    /// Counts a declaration by `user` in `guild` against the limits (once:
+    /// not again while `r` replays what was counted).
+    pub async fn limit_declaration(&self, r: &Responder, user: u64, guild: Option<u64>) -> Result<(), Limited> {
+        if r.replaying() {
+            return Ok(());
+        }
         self.declarations.try_acquire(&*self.coordinator, user, guild, crate::sync::now_ms()).await
     }
 
-    /// Counts a change to an incident by `user` against the limits.
-    pub async fn limit_change(&self, user: u64) -> Result<(), Limited> {
+    /// Counts a change to an incident by `user` against the limits (once).
+    pub async fn limit_change(&self, r: &Responder, user: u64) -> Result<(), Limited> {
+        if r.replaying() {
+            return Ok(());
+        }
         self.changes.try_acquire(&*self.coordinator, user, None, crate::sync::now_ms()).await
     }
 }

@@ -302,7 +302,7 @@ impl Harness {
         d["token"] = json!(format!("itoken-{id}"));
         let interaction: Interaction = serde_json::from_value(d).unwrap_or_else(|e| panic!("not an interaction: {e}"));
         let callback = Arc::new(RestCallback(self.bot.services().discord.clone()));
-        self.bot.handle_now(interaction, callback).await;
+        self.bot.handle_here(interaction, callback).await;
     }
 
     /// The first answer to interaction `id`.

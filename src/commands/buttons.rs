@@ -106,7 +106,7 @@ async fn resolve(svc: &Services, c: &Click, channel: ChannelId, message: Message
         r.private("⚠️ This prompt does not show an incident record ARN.").await;
         return;
     };
-    if let Err(limited) = svc.limit_change(c.caller.user_id).await {
+    if let Err(limited) = svc.limit_change(r, c.caller.user_id).await {
         r.private(format!("⏳ {}", messages::limited(&limited, false))).await;
         return;
     }

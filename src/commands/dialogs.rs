@@ -175,7 +175,7 @@ pub async fn run(svc: &Services, s: Submit, r: &Responder) {
             return;
         }
     };
-    if let Err(limited) = svc.limit_change(s.user_id).await {
+    if let Err(limited) = svc.limit_change(r, s.user_id).await {
         r.private(format!("⏳ {}", messages::limited(&limited, false))).await;
         return;
     }

@@ -131,7 +131,7 @@ async fn admit(svc: &Services, req: Request, r: &Responder) -> Option<Declaratio
                     info!(outcome = "invalid", reason = %refusal, "declaration refused");
                     ("invalid", format!("⚠️ {}", messages::refusal(&refusal)))
                 }
-                Ok(d) => match svc.limit_declaration(req.caller.user_id, req.caller.guild_id).await {
+                Ok(d) => match svc.limit_declaration(r, req.caller.user_id, req.caller.guild_id).await {
                     Err(limited) => {
                         info!(outcome = "rate_limited", scope = ?limited.scope, "declaration refused by [limits]");
                         ("rate_limited", format!("⏳ {}", messages::limited(&limited, true)))

@@ -195,7 +195,7 @@ async fn add(svc: &Services, r: &Responder, incident: &IncidentArn, m: &Snapshot
         Ok(None) => {}
         Err(e) => warn!(error = %e, "could not check whether the message was added before"),
     }
-    if let Err(limited) = svc.limit_change(user_id).await {
+    if let Err(limited) = svc.limit_change(r, user_id).await {
         let _ = svc.store.release_message(m.message).await;
         return say(format!("⏳ {}", messages::limited(&limited, false))).await;
     }

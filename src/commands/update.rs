@@ -223,7 +223,7 @@ pub async fn run(svc: &Services, req: Request, r: &Responder) {
         }
     };
     let Some(arn) = arn else { return };
-    if let Err(limited) = svc.limit_change(req.user_id).await {
+    if let Err(limited) = svc.limit_change(r, req.user_id).await {
         info!(outcome = "rate_limited", "update refused by [limits]");
         r.private(format!("⏳ {}", messages::limited(&limited, false))).await;
         return;

@@ -200,6 +200,9 @@ impl TryFrom<String> for SnowflakeKey {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub(super) struct FileDiscord {
+    /// Where the token is kept: a Secrets Manager secret's or an SSM
+    /// parameter's ARN (not the token: the file never holds it).
+    pub(super) token_arn: Option<String>,
     pub(super) guild_ids: Vec<Snowflake>,
     pub(super) api_url: Option<HttpUrl>,
     pub(super) shards: Option<FileShards>,

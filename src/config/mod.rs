@@ -27,6 +27,7 @@ pub const DEFAULT_CONFIG_PATH: &str = "config.toml";
 /// Environment variables that override keys of the file, with the key each
 /// sets and how its value is read.
 pub const ENV_OVERRIDES: &[(&str, &str, EnvKind)] = &[
+    ("DISCORD_TOKEN_ARN", "discord.token_arn", EnvKind::Text),
     ("INCIDENT_BOT_GUILD_IDS", "discord.guild_ids", EnvKind::List),
     ("INCIDENT_BOT_DISCORD_API_URL", "discord.api_url", EnvKind::Text),
     ("INCIDENT_BOT_AWS_REGION", "aws.region", EnvKind::Text),
@@ -99,7 +100,12 @@ pub struct LimitSettings {
 /// `[discord]`, plus the token from the environment.
 #[derive(Debug)]
 pub struct DiscordSettings {
+    /// A placeholder until resolved when [`Self::token_arn`] is set.
     pub token: SecretString,
+    /// The ARN of the Secrets Manager secret or SSM parameter holding the
+    /// token (`DISCORD_TOKEN_ARN`, `[discord] token_arn`), read at start-up
+    /// (`crate::secrets`) when `DISCORD_TOKEN` and `DISCORD_TOKEN_FILE` are unset.
+    pub token_arn: Option<String>,
     /// Guilds to register `/incident` in; empty registers it globally.
     pub guild_ids: Vec<u64>,
     /// Base URL of a Discord REST API proxy or test server.
@@ -216,7 +222,8 @@ pub enum ConfigError {
     #[error("{origin}: key `{key}`: {reason}")]
     Invalid { origin: String, key: String, reason: String },
     #[error(
-        "no Discord bot token: set the DISCORD_TOKEN environment variable (or DISCORD_TOKEN_FILE to a file holding it)"
+        "no Discord bot token: set the DISCORD_TOKEN environment variable (or DISCORD_TOKEN_FILE to a file holding \
+         it, or DISCORD_TOKEN_ARN to the ARN of a Secrets Manager secret or SSM parameter holding it)"
     )]
     MissingToken,
     #[error("DISCORD_TOKEN_FILE {}: cannot read it: {source}", path.display())]
@@ -257,7 +264,12 @@ impl Config {
     /// token is not an error (the token is then a placeholder never sent).
     pub fn load_without_token(path: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let with_placeholder = |k: &str| match env(k) {
-            None if k == "DISCORD_TOKEN" && env("DISCORD_TOKEN_FILE").is_none() => Some("not-needed".to_owned()),
+            None if k == "DISCORD_TOKEN"
+                && env("DISCORD_TOKEN_FILE").is_none()
+                && env("DISCORD_TOKEN_ARN").is_none() =>
+            {
+                Some("not-needed".to_owned())
+            }
             other => other,
         };
         Self::load(path, &with_placeholder)
@@ -310,7 +322,24 @@ impl Config {
         })?;
 
         let mut warnings = Vec::new();
-        let token = read_token(env, &mut warnings)?;
+        let token_arn = match file.discord.token_arn {
+            Some(arn) if !crate::secrets::is_token_arn(&arn) => {
+                return Err(invalid(
+                    &origin_of("discord.token_arn"),
+                    "discord.token_arn",
+                    "is not the ARN of a Secrets Manager secret (arn:aws:secretsmanager:…:secret:…) or an SSM \
+                     parameter (arn:aws:ssm:…:parameter/…)",
+                ));
+            }
+            other => other,
+        };
+        let (token, token_arn) = match read_token(env, &mut warnings) {
+            Ok(t) => (t, None),
+            Err(ConfigError::MissingToken) if token_arn.is_some() => {
+                (SecretString::from("resolved-at-start-up".to_owned()), token_arn)
+            }
+            Err(e) => return Err(e),
+        };
         let aliases = file.incident.plans.into_iter().map(|(k, v)| (k.0, v)).collect();
         let plans = PlanCatalog::new(aliases, file.incident.default_plan.as_deref()).map_err(|e| {
             let reason = match e {
@@ -365,6 +394,7 @@ impl Config {
             file: text.is_some().then(|| file_path.to_path_buf()),
             discord: DiscordSettings {
                 token,
+                token_arn,
                 guild_ids: file.discord.guild_ids.into_iter().map(|s| s.0).collect(),
                 api_url: file.discord.api_url.map(|u| u.0),
                 shards: match file.discord.shards {

@@ -291,6 +291,9 @@ pub struct Responder {
     callback: Arc<dyn Callback>,
     discord: Arc<Discord>,
     answered: AtomicBool,
+    /// Resumed in another process than the one that gave the first answer
+    /// (see [`Self::resumed`]), and that answer not reached again yet.
+    replaying: AtomicBool,
 }
 
 impl Responder {
@@ -304,7 +307,39 @@ impl Responder {
         callback: Arc<dyn Callback>,
         discord: Arc<Discord>,
     ) -> Self {
-        Self { id, token, channel, received, callback, discord, answered: AtomicBool::new(false) }
+        Self {
+            id,
+            token,
+            channel,
+            received,
+            callback,
+            discord,
+            answered: AtomicBool::new(false),
+            replaying: AtomicBool::new(false),
+        }
+    }
+
+    /// A responder for an interaction whose first answer another process
+    /// (a Lambda invocation) already gave: the command runs again from the
+    /// start, and until it reaches its first answer again it is
+    /// [`Self::replaying`] what that process did (and counted).
+    pub fn resumed(
+        id: InteractionId,
+        token: String,
+        channel: ChannelId,
+        callback: Arc<dyn Callback>,
+        discord: Arc<Discord>,
+    ) -> Self {
+        let r = Self::new(id, token, channel, Instant::now(), callback, discord);
+        r.replaying.store(true, Ordering::SeqCst);
+        r
+    }
+
+    /// Whether the steps before the first answer are being replayed (a
+    /// resumed interaction): what they counted, the rate limits, was
+    /// counted when they first ran.
+    pub fn replaying(&self) -> bool {
+        self.replaying.load(Ordering::SeqCst)
     }
 
     /// When the interaction arrived.
@@ -335,6 +370,7 @@ impl Responder {
     /// StartIncident, say) takes the thread.
     pub async fn answer(&self, answer: FirstAnswer) -> Result<(), ApiError> {
         let r = self.callback.send(self.id, &self.token, answer.into_response()).await;
+        self.replaying.store(false, Ordering::SeqCst);
         if r.is_ok() {
             self.answered.store(true, Ordering::SeqCst);
             tokio::task::yield_now().await;

@@ -174,6 +174,27 @@ impl Mirror {
         }
     }
 
+    /// One pass for a scheduler (`incident-bot sync --once`, a scheduled
+    /// Lambda invocation): takes the lease, passes, gives the lease up for
+    /// the next run, wherever that runs. `false` when another replica holds
+    /// the lease (it mirrors meanwhile). Every [`DISCOVER_EVERY`]th minute
+    /// of the clock the pass also sweeps, as every `DISCOVER_EVERY`th pass
+    /// of [`Self::run`] does.
+    pub async fn once(&self) -> bool {
+        if !self.hold().await {
+            return false;
+        }
+        let minute = u64::try_from(now_ms() / 60_000).unwrap_or_default();
+        if self.pass(minute).await {
+            warn!("Incident Manager throttled the mirror; the next run goes on");
+        }
+        let svc = &self.svc;
+        if let Err(e) = svc.coordinator.release(LEASE, &svc.replica).await {
+            warn!(error = %e, "could not give the mirror's lease up");
+        }
+        true
+    }
+
     /// Takes or renews the lease; whether this replica holds it. A store
     /// that cannot answer means not holding it: two replicas mirroring at
     /// once is what the lease is for.

@@ -54,7 +54,7 @@ pub const ANSWER_WITHIN: Duration = Duration::from_secs(3);
 /// What the endpoint needs: the key it verifies with, where it answers, and
 /// the bot it hands interactions to.
 pub struct Endpoint {
-    key: UnparsedPublicKey<[u8; 32]>,
+    verifier: Verifier,
     path: String,
     bot: Arc<Bot>,
     metrics: Arc<Metrics>,
@@ -62,9 +62,66 @@ pub struct Endpoint {
 
 impl Endpoint {
     pub fn new(public_key: [u8; 32], path: String, bot: Arc<Bot>, metrics: Arc<Metrics>) -> Self {
-        Self { key: UnparsedPublicKey::new(&ED25519, public_key), path, bot, metrics }
+        Self { verifier: Verifier::new(public_key), path, bot, metrics }
     }
 }
+
+/// A request that passed [`Verifier::open`].
+pub enum Signed {
+    /// Discord checking the endpoint: answered `{"type":1}`.
+    Ping,
+    Interaction(Box<Interaction>),
+}
+
+/// Checks 3 and 4 of the module documentation, the same for every
+/// transport Discord signs its requests on (this endpoint, a Lambda
+/// Function URL), then reads the interaction.
+pub struct Verifier {
+    key: UnparsedPublicKey<[u8; 32]>,
+}
+
+impl Verifier {
+    pub fn new(public_key: [u8; 32]) -> Self {
+        Self { key: UnparsedPublicKey::new(&ED25519, public_key) }
+    }
+
+    /// The interaction in `body`, if `header` (a request header by its
+    /// lower-case name) signs it, from a time close enough to `now`.
+    pub fn open(
+        &self,
+        header: impl Fn(&str) -> Option<String>,
+        body: &[u8],
+        now: SystemTime,
+    ) -> Result<Signed, Refusal> {
+        let signature = header("x-signature-ed25519").and_then(|h| decode_hex::<64>(&h)).ok_or(Refusal::Signature)?;
+        let timestamp = header("x-signature-timestamp").ok_or(Refusal::Signature)?;
+        let mut signed = Vec::with_capacity(timestamp.len() + body.len());
+        signed.extend_from_slice(timestamp.as_bytes());
+        signed.extend_from_slice(body);
+        self.key.verify(&signed, &signature).map_err(|_| Refusal::Signature)?;
+        drop(signed);
+        if !fresh(&timestamp, now) {
+            return Err(Refusal::Replay);
+        }
+
+        #[derive(serde::Deserialize)]
+        struct Kind {
+            #[serde(rename = "type")]
+            kind: u8,
+        }
+        let kind: Kind = serde_json::from_slice(body).map_err(|_| Refusal::Body)?;
+        if kind.kind == 1 {
+            return Ok(Signed::Ping);
+        }
+        serde_json::from_slice(body).map(|i| Signed::Interaction(Box::new(i))).map_err(|e| {
+            warn!(error = %e, "a signed interaction could not be read");
+            Refusal::Body
+        })
+    }
+}
+
+/// The answer to a PING.
+pub const PONG: &[u8] = br#"{"type":1}"#;
 
 /// Ready while listening, until shutdown begins.
 struct Listening;
@@ -124,7 +181,7 @@ pub async fn run(
 
 /// Why a request was turned away, for the log and the metric.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
+pub enum Refusal {
     Path,
     Method,
     TooLarge,
@@ -134,7 +191,7 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn status(self) -> StatusCode {
+    pub fn status(self) -> StatusCode {
         match self {
             Self::Path => StatusCode::NOT_FOUND,
             Self::Method => StatusCode::METHOD_NOT_ALLOWED,
@@ -144,7 +201,7 @@ impl Refusal {
         }
     }
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
             Self::Path => "path",
             Self::Method => "method",
@@ -155,7 +212,7 @@ impl Refusal {
         }
     }
 
-    fn text(self) -> &'static str {
+    pub fn text(self) -> &'static str {
         match self {
             Self::Path => "not found\n",
             Self::Method => "only POST\n",
@@ -197,36 +254,17 @@ impl Endpoint {
         if declared.is_some_and(|n| n > MAX_BODY as u64) {
             return Err(Refusal::TooLarge);
         }
-        let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        let signature = header("x-signature-ed25519").and_then(|h| decode_hex::<64>(&h)).ok_or(Refusal::Signature)?;
-        let timestamp = header("x-signature-timestamp").ok_or(Refusal::Signature)?;
-        let body = match Limited::new(req.into_body(), MAX_BODY).collect().await {
+        let (parts, body) = req.into_parts();
+        let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(b) => b.to_bytes(),
             Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(Refusal::TooLarge),
             Err(_) => return Err(Refusal::Body),
         };
-        let mut signed = Vec::with_capacity(timestamp.len() + body.len());
-        signed.extend_from_slice(timestamp.as_bytes());
-        signed.extend_from_slice(&body);
-        self.key.verify(&signed, &signature).map_err(|_| Refusal::Signature)?;
-        drop(signed);
-        if !fresh(&timestamp, SystemTime::now()) {
-            return Err(Refusal::Replay);
-        }
-
-        #[derive(serde::Deserialize)]
-        struct Kind {
-            #[serde(rename = "type")]
-            kind: u8,
-        }
-        let kind: Kind = serde_json::from_slice(&body).map_err(|_| Refusal::Body)?;
-        if kind.kind == 1 {
-            return Ok(json(br#"{"type":1}"#.to_vec()));
-        }
-        let interaction: Interaction = serde_json::from_slice(&body).map_err(|e| {
-            warn!(error = %e, "a signed interaction could not be read");
-            Refusal::Body
-        })?;
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+        let interaction = match self.verifier.open(header, &body, SystemTime::now())? {
+            Signed::Ping => return Ok(json(PONG.to_vec())),
+            Signed::Interaction(i) => *i,
+        };
         drop(body);
         let (tx, rx) = oneshot::channel();
         self.bot.accept(interaction, Arc::new(HttpAnswer(Mutex::new(Some(tx)))));

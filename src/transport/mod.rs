@@ -6,6 +6,7 @@
 //! |---|---|
 //! | [`gateway`]: serenity's WebSocket client | a REST callback |
 //! | [`http`]: Discord POSTs signed interactions (`[interactions]`) | the HTTP response's body |
+//! | `lambda`: the same, to an AWS Lambda Function URL (cargo feature `lambda`) | the invocation's response |
 //!
 //! The gateway is a cargo feature (`gateway`, on by default): a build for
 //! HTTP interactions only leaves serenity's WebSocket client out.
@@ -13,3 +14,5 @@
 #[cfg(feature = "gateway")]
 pub mod gateway;
 pub mod http;
+#[cfg(feature = "lambda")]
+pub mod lambda;

@@ -104,7 +104,8 @@ async fn missing_token_is_one_line_and_exit_code_2() {
     assert_eq!(
         stderr,
         "incident-bot: no Discord bot token: set the DISCORD_TOKEN environment variable \
-         (or DISCORD_TOKEN_FILE to a file holding it)\n"
+         (or DISCORD_TOKEN_FILE to a file holding it, or DISCORD_TOKEN_ARN to the ARN of a Secrets Manager \
+         secret or SSM parameter holding it)\n"
     );
 }
 

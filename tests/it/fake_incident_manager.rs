@@ -264,6 +264,19 @@ impl FakeIncidentManager {
         id
     }
 
+    /// An event added elsewhere `secs_ago` seconds ago (older than the
+    /// replicas' settling time).
+    #[allow(dead_code)]
+    pub fn event_elsewhere_ago(&self, arn: &str, kind: &str, data: &str, secs_ago: u32) -> String {
+        let mut s = self.state.lock().unwrap();
+        let serial = s.records.len() + 500;
+        let r = s.records.iter_mut().find(|r| r.arn == arn).expect("a known incident");
+        let id = r.event(kind, data, now_secs() - f64::from(secs_ago), serial);
+        drop(s);
+        self.changed.send_modify(|v| *v += 1);
+        id
+    }
+
     /// A related item added elsewhere.
     #[allow(dead_code)]
     pub fn item_elsewhere(&self, arn: &str, url: &str, title: &str) {
