@@ -40,7 +40,12 @@
 //! balancer retrying elsewhere would: incidents started, lost, duplicated,
 //! interactions answered twice, and the declare latency.
 //!
-//! Knobs: LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! Then the AWS Lambda build (`deploy/lambda/package.sh`, also moto):
+//! its package's size, and cold starts (process start → first response
+//! posted to the fake Runtime API, for a PING and for a declaration, and to
+//! the declaration's outcome): benches/loadgen/lambda.rs.
+//!
+//! Knobs: LOADGEN_LAMBDA=10 (cold starts; 0 skips it), LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
 //! LOADGEN_MIRROR="50x5" (INCIDENTSxEVENTS_PER_SECOND; 0 skips it),
 //! LOADGEN_MIRROR_INTERVAL=15 (its `[sync] interval_secs`),
 //! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
@@ -56,8 +61,12 @@
 mod fake_discord;
 #[path = "../tests/it/fake_incident_manager.rs"]
 mod fake_incident_manager;
+#[path = "../tests/it/fake_lambda.rs"]
+mod fake_lambda;
 #[path = "../tests/it/http.rs"]
 mod http;
+#[path = "loadgen/lambda.rs"]
+mod lambda;
 
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
@@ -976,6 +985,18 @@ fn main() {
         }
         (Some(bin), n) => Some(rt.block_on(replicas_bench(n, replicas_rate, bin))),
     };
+    let cold_starts: usize = std::env::var("LOADGEN_LAMBDA").ok().and_then(|v| v.parse().ok()).unwrap_or(10);
+    let lambda = match (&moto_bin, cold_starts) {
+        (_, 0) => None,
+        (None, _) => {
+            eprintln!("the Lambda scenario is skipped: moto_server is not on PATH (pip install \"moto[server]\")");
+            None
+        }
+        (Some(bin), n) => {
+            let (binary, zip) = lambda::package();
+            Some(rt.block_on(lambda::cold_starts(n, &binary, &zip, bin)))
+        }
+    };
     let bot = rt.block_on(bench(Bot::IncidentBot, &floor, &scenarios, probe, None, None));
     let soaked = soak.map(|s| (s, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, Some(s), None))));
     let mirrored = mirror.map(|m| (m, rt.block_on(bench(Bot::IncidentBot, &floor, &[], None, None, Some(m)))));
@@ -1064,6 +1085,25 @@ fn main() {
     }
     if let Some(r) = &replicas {
         failed |= print_replicas(r);
+    }
+    if let Some(l) = &lambda {
+        println!();
+        println!(
+            "AWS Lambda build (deploy/lambda/package.sh; {} cold starts, each a fresh process; the token in Secrets \
+             Manager and the table on moto)",
+            l.to_pong.len()
+        );
+        for (what, v) in [
+            ("Lambda: cold start to PONG", &l.to_pong),
+            ("Lambda: cold start to a declaration's deferral", &l.to_defer),
+            ("Lambda: cold start to the declaration's outcome", &l.to_outcome),
+        ] {
+            println!("{:<48} p50 {:>8.2} ms · max {:>8.2} ms", what, ms(pct(v, 50.0)), ms(pct(v, 100.0)));
+        }
+        println!("{:<48} target ≤ 50 ms (process start → first response posted)", "Lambda: cold start");
+        println!("{:<48} {:>11.2} MB", "Lambda: peak RSS of a cold start (VmHWM)", mb(l.peak_rss_kb));
+        println!("{:<48} {:>11.2} MB", "Lambda: binary (stripped)", l.binary_bytes as f64 / 1_048_576.0);
+        println!("{:<48} {:>11.2} MB (target ≤ 8 MB)", "Lambda: package (zip)", l.zip_bytes as f64 / 1_048_576.0);
     }
     if failed {
         eprintln!("FAILED: an interaction was lost or duplicated");

@@ -58,7 +58,7 @@ pub const EVENT_KEY: &str = "incident_bot";
 struct Function {
     headless: Headless,
     verifier: Verifier,
-    lambda: aws_sdk_lambda::Client,
+    lambda_client: aws_sdk_lambda::Client,
     /// The REST client's application id, once an interaction told it.
     application: Mutex<Option<u64>>,
 }
@@ -80,7 +80,7 @@ pub async fn run(headless: Headless, sdk: &SdkConfig) -> Result<(), AppError> {
     let function = Arc::new(Function {
         headless,
         verifier: Verifier::new(key),
-        lambda: aws_sdk_lambda::Client::new(sdk),
+        lambda_client: aws_sdk_lambda::Client::new(sdk),
         application: Mutex::default(),
     });
     info!(
@@ -178,10 +178,14 @@ impl Function {
         let mut handled = Box::pin(bot.handle_here(interaction, callback));
         // The command runs until it ends, or stops at an answer that
         // announces work (which `Front` holds there).
+        let mut ended = false;
         let first = tokio::time::timeout(ANSWER_WITHIN, async {
             tokio::select! {
                 answer = &mut rx => answer.ok(),
-                () = &mut handled => rx.try_recv().ok(),
+                () = &mut handled => {
+                    ended = true;
+                    rx.try_recv().ok()
+                }
             }
         })
         .await;
@@ -203,7 +207,7 @@ impl Function {
                 let refusal = FirstAnswer::Message(Reply::private(text)).into_response();
                 return Ok(json_response(&refusal));
             }
-        } else if tokio::time::timeout(Duration::from_secs(1), &mut handled).await.is_err() {
+        } else if !ended && tokio::time::timeout(Duration::from_secs(1), &mut handled).await.is_err() {
             warn!(interaction = id, "the command went on after its last answer; stopped");
         }
         Ok(json_response(&answer))
@@ -220,7 +224,7 @@ impl Function {
         let answer = serde_json::to_value(answer).map_err(|e| e.to_string())?;
         let payload = json!({ EVENT_KEY: { "resume": { "interaction": interaction, "answer": answer } } });
         let bytes = serde_json::to_vec(&payload).map_err(|e| e.to_string())?;
-        self.lambda
+        self.lambda_client
             .invoke()
             .function_name(function_arn)
             .invocation_type(aws_sdk_lambda::types::InvocationType::Event)

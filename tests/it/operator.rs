@@ -492,3 +492,90 @@ async fn check_compares_the_endpoint_public_key_with_the_applications() {
         "{stdout}"
     );
 }
+
+/// An IAM Identity Center profile, as `aws sso login` leaves it on a laptop
+/// (the profile, its sso-session, the cached access token): `declare`
+/// gets the role's credentials from the SSO portal and signs with them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn declare_works_with_an_iam_identity_center_profile() {
+    use super::http::{Resp, serve};
+    use std::sync::{Arc, Mutex};
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    // What the portal was asked, with the bearer token it was shown.
+    type Asked = Arc<Mutex<Vec<(String, Option<String>)>>>;
+    let asked: Asked = Arc::default();
+    let portal = serve({
+        let asked = asked.clone();
+        move |req| {
+            let asked = asked.clone();
+            async move {
+                let token = req.header("x-amz-sso_bearer_token").map(str::to_owned);
+                asked.lock().unwrap().push((format!("{} {}?{}", req.method, req.path, req.query), token.clone()));
+                if req.path != "/federation/credentials" || token.as_deref() != Some("cached-sso-access-token") {
+                    return Resp::json(401, &serde_json::json!({"message": "Session token not found or invalid"}))
+                        .with_header("x-amzn-errortype", "UnauthorizedException");
+                }
+                let expiration = (std::time::SystemTime::now() + std::time::Duration::from_secs(3600))
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_millis() as u64;
+                Resp::json(
+                    200,
+                    &serde_json::json!({"roleCredentials": {
+                    "accessKeyId": fim::ACCESS_KEY, "secretAccessKey": fim::SECRET_KEY,
+                    "sessionToken": "sso-session-token", "expiration": expiration}}),
+                )
+            }
+        }
+    })
+    .await;
+    let home = std::env::temp_dir().join(format!("incident-bot-sso-{}-{}", std::process::id(), portal.port()));
+    std::fs::create_dir_all(home.join(".aws/sso/cache")).unwrap();
+    std::fs::write(
+        home.join(".aws/config"),
+        format!(
+            "[profile oncall]\nsso_session = my-sso\nsso_account_id = 111122223333\nsso_role_name = IncidentResponder\n\
+             region = {}\n\n[sso-session my-sso]\nsso_start_url = https://example.awsapps.com/start\nsso_region = {}\n",
+            fim::REGION,
+            fim::REGION
+        ),
+    )
+    .unwrap();
+    // The cache file is named by the SHA-1 of the session's name ("my-sso").
+    std::fs::write(
+        home.join(".aws/sso/cache/0ad374308c5a4e22f723adf10145eafad7c4031c.json"),
+        serde_json::json!({"accessToken": "cached-sso-access-token", "expiresAt": "2099-01-01T00:00:00Z",
+            "region": fim::REGION, "startUrl": "https://example.awsapps.com/start"})
+        .to_string(),
+    )
+    .unwrap();
+    let config = std::env::temp_dir().join(format!("incident-bot-sso-{}.toml", portal.port()));
+    std::fs::write(&config, format!("[incident.plans]\npayments = \"{}\"\n", fim::plan_arn("Payments"))).unwrap();
+
+    let mut cmd = bot(
+        &["declare", "--config", config.to_str().unwrap(), "--plan", "payments", "--title", "From a laptop"],
+        None,
+        false,
+    );
+    cmd.env("HOME", &home)
+        .env("AWS_PROFILE", "oncall")
+        .env("AWS_ENDPOINT_URL_SSO", format!("http://{portal}"))
+        .env("AWS_ENDPOINT_URL_SSM_INCIDENTS", &aws.url);
+    let (code, stdout, stderr) = run(&mut cmd).await;
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let incidents = aws.incidents();
+    assert_eq!(incidents.len(), 1);
+    assert!(stdout.contains(&incidents[0].1), "{stdout}");
+    let asked = asked.lock().unwrap().clone();
+    assert_eq!(
+        asked,
+        [(
+            "GET /federation/credentials?role_name=IncidentResponder&account_id=111122223333".to_owned(),
+            Some("cached-sso-access-token".to_owned())
+        )]
+    );
+    let start = &aws.requests("StartIncident")[0];
+    let header = |k: &str| start.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(header("x-amz-security-token").as_deref(), Some("sso-session-token"));
+    assert!(header("authorization").unwrap().contains(&format!("Credential={}/", fim::ACCESS_KEY)));
+}
