@@ -258,6 +258,23 @@ struct HttpReport {
     probe: Vec<Duration>,
 }
 
+/// The default build as operators build it (`cargo build --release`), in a
+/// target directory of its own: the bench's own `CARGO_BIN_EXE` has the
+/// features the test suite turns on through its dev-dependency on the crate
+/// (`fault-injection`, `lambda`), which are not what ships.
+fn shipped_binary() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let target = format!("{}/target/default", env!("CARGO_MANIFEST_DIR"));
+        let status = std::process::Command::new(env!("CARGO"))
+            .args(["build", "--release", "--locked", "--bin", "incident-bot", "--target-dir", &target])
+            .status()
+            .expect("cargo build --release");
+        assert!(status.success());
+        std::path::PathBuf::from(target).join("release/incident-bot")
+    })
+}
+
 /// The HTTP-only build (`--no-default-features --features jemalloc`: no
 /// gateway), in a target directory of its own so that neither build
 /// invalidates the other.
@@ -406,7 +423,7 @@ async fn replicas_bench(n: usize, rate: u32, moto_bin: &std::path::Path) -> Repl
             .env("INCIDENT_BOT_STORE_DYNAMODB_TABLE", &table)
             .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
     };
-    let mut init = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+    let mut init = tokio::process::Command::new(shipped_binary());
     env(&mut init);
     let out = init.args(["store", "init"]).output().await.unwrap();
     assert!(out.status.success(), "store init: {}", String::from_utf8_lossy(&out.stderr));
@@ -415,7 +432,7 @@ async fn replicas_bench(n: usize, rate: u32, moto_bin: &std::path::Path) -> Repl
     let mut children = Vec::new();
     for _ in 0..2 {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+        let mut c = tokio::process::Command::new(shipped_binary());
         env(&mut c);
         c.args(["run", "--config", config.to_str().unwrap()])
             .env("INCIDENT_BOT_INTERACTIONS_LISTEN", format!("127.0.0.1:{port}"))
@@ -550,15 +567,11 @@ async fn bench(
             Ok(wrapper) => {
                 let mut words = wrapper.split_whitespace();
                 let mut c = tokio::process::Command::new(words.next().expect("LOADGEN_BOT_WRAPPER"));
-                c.args(words).arg(env!("CARGO_BIN_EXE_incident-bot")).args([
-                    "run",
-                    "--config",
-                    config.to_str().unwrap(),
-                ]);
+                c.args(words).arg(shipped_binary()).args(["run", "--config", config.to_str().unwrap()]);
                 c
             }
             Err(_) => {
-                let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_incident-bot"));
+                let mut c = tokio::process::Command::new(shipped_binary());
                 c.args(["run", "--config", config.to_str().unwrap()]);
                 c
             }
@@ -930,6 +943,8 @@ fn mb(kb: u64) -> f64 {
 }
 
 fn main() {
+    // Built before anything is timed.
+    let _ = shipped_binary();
     let scenarios: Vec<(usize, u64)> = std::env::var("LOADGEN_SCENARIOS")
         .unwrap_or_else(|_| "1@0,100@0,200@200,1000@200".to_owned())
         .split(',')
@@ -961,7 +976,7 @@ fn main() {
     });
     let http_probe = Probe { in_flight: 200, hold_ms: 5000, probes: 400 };
     let http = std::env::var("LOADGEN_HTTP").map_or(true, |v| v != "0").then(|| {
-        let full = std::path::PathBuf::from(env!("CARGO_BIN_EXE_incident-bot"));
+        let full = shipped_binary().to_path_buf();
         let slim = http_only_binary();
         let bot = rt.block_on(http_bench(Bot::IncidentBot, &slim, &floor, http_probe));
         let default_build = rt.block_on(http_bench(Bot::IncidentBot, &full, &floor, http_probe));
@@ -1005,7 +1020,7 @@ fn main() {
     } else {
         Report { runs: vec![Run::default(); bot.runs.len()], ..Report::default() }
     };
-    let size = std::fs::metadata(env!("CARGO_BIN_EXE_incident-bot")).map(|m| m.len()).unwrap_or(0);
+    let size = std::fs::metadata(shipped_binary()).map(|m| m.len()).unwrap_or(0);
 
     println!();
     println!(

@@ -5,7 +5,7 @@
 //!
 //! | step | module |
 //! |---|---|
-//! | a transport receives it (the gateway) | [`transport::gateway`] |
+//! | a transport receives it (the gateway, the HTTP endpoint, a Lambda Function URL) | [`transport`] |
 //! | the one accept path: dedupe, drain, in-flight, span, panic guard | [`bot`] |
 //! | it is parsed for its command family | [`commands`] (`incident`, `update`, `buttons`, `dialogs`) |
 //! | the input becomes a validated domain request | [`domain`] |
@@ -17,6 +17,7 @@
 //! duplicate hints need from Incident Manager; [`messages`] holds every
 //! sentence about a refusal or an AWS failure, for Discord and the terminal
 //! alike; [`operator`] is `incident-bot check`, `declare` and `register`;
+//! [`secrets`] reads the token from Secrets Manager or Parameter Store;
 //! [`observe`] is `/healthz` and `/metrics`; [`bounded`] the count- and
 //! age-bounded memory the accept path keeps.
 
