@@ -132,7 +132,6 @@ impl Function {
     /// A Function URL request: checked as the HTTP endpoint checks one,
     /// answered with the first answer (module documentation, step 1).
     async fn front(&self, event: &Value, function_arn: &str) -> Value {
-        let started = std::time::Instant::now();
         match self.answer(event, function_arn).await {
             Ok(response) => response,
             Err(refusal) => {
@@ -142,7 +141,6 @@ impl Function {
                 if refusal == Refusal::Method {
                     response["headers"]["allow"] = json!("POST");
                 }
-                tracing::trace!(ms = started.elapsed().as_secs_f64() * 1e3, "answered");
                 response
             }
         }
@@ -171,7 +169,7 @@ impl Function {
             Signed::Interaction(i) => *i,
         };
         self.learn_application(&interaction);
-        let id = interaction_id(&interaction);
+        let id = interaction.id().get();
         let (tx, mut rx) = oneshot::channel();
         let callback = Arc::new(Front(Mutex::new(Some(tx))));
         let bot = self.headless.bot.clone();
@@ -325,10 +323,6 @@ impl Callback for Given {
 
 fn already_acknowledged() -> ApiError {
     ApiError::Refused { status: 400, code: 40060, message: "Interaction has already been acknowledged.".to_owned() }
-}
-
-fn interaction_id(interaction: &Interaction) -> u64 {
-    interaction.id().get()
 }
 
 /// A Function URL response (payload format 2.0).
