@@ -11,8 +11,9 @@
 //! declare latency (dispatch → the fake receives the edit with the outcome),
 //! p50 / p99 / max; interactions never answered; duplicates; the peak RSS
 //! of each phase (VmHWM, reset before it) and of the whole run. Then the probe phase: 200 declarations held 5 s by Incident
-//! Manager, and while they wait, 400 more sent one at a time: their ack
-//! latency is the figure for "interactions arriving while 200 are in flight".
+//! Manager, and while they wait (from when all 200 have reached it), 400
+//! more sent one at a time: their ack latency is the figure for
+//! "interactions arriving while 200 are in flight".
 //!
 //! Then, in a fresh process of incident-bot alone, the soak: rounds of
 //! declarations, each from a new user, Incident Manager answering in 0–200
@@ -30,9 +31,12 @@
 //! 0`): the incidents they declare would otherwise all be followed.
 //!
 //! Then the HTTP interactions mode, in a fresh process and beside a bare
-//! hyper floor (`examples/http_floor.rs`): process start to the first signed
-//! PING answered, idle RSS, and the ack latency of 400 probes sent one at a
-//! time while 200 declarations wait 5 s on Incident Manager.
+//! hyper floor (`examples/http_floor.rs`) in another: process start to the
+//! first signed PING answered, idle RSS, and the ack latency of 400 probes
+//! sent one at a time while 200 declarations wait 5 s on Incident Manager
+//! (from when all 200 have reached it). The probes go to the bot and to the
+//! floor in turn, so that both are measured at the same moments of a
+//! shared machine.
 //!
 //! Last, two replicas in HTTP mode on one DynamoDB table (moto's server on
 //! loopback; skipped when `moto_server` is not on PATH): N declarations
@@ -55,6 +59,10 @@
 //! `heaptrack`), LOADGEN_BOT_ENV (`K=V …` for incident-bot, e.g. allocator
 //! tunables), LOADGEN_EXTRA_CONFIG (TOML appended to incident-bot's config, after its
 //! `[limits]` table: for experiments such as `max_concurrent_declarations`).
+//! For the HTTP mode: LOADGEN_PROBE_DUMP=1 (print the slowest probes of
+//! each endpoint), LOADGEN_PERF=FILE (`perf record` the bot during the
+//! probes, into FILE.0, FILE.1), LOADGEN_HTTP_BINARY (use that build as the
+//! HTTP-only one, e.g. one with symbols), _RJEM_MALLOC_CONF (passed on).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../tests/it/fake_discord.rs"]
@@ -256,6 +264,9 @@ struct HttpReport {
     idle_rss_kb: u64,
     idle_anon_kb: u64,
     probe: Vec<Duration>,
+    /// Held declarations still waiting on Incident Manager when the last
+    /// probe was answered (all of them: the probes ran while they waited).
+    held_at_end: usize,
 }
 
 /// The default build as operators build it (`cargo build --release`), in a
@@ -279,6 +290,10 @@ fn shipped_binary() -> &'static std::path::Path {
 /// gateway), in a target directory of its own so that neither build
 /// invalidates the other.
 fn http_only_binary() -> std::path::PathBuf {
+    // A build of one's own (with symbols, for LOADGEN_PERF), as it is.
+    if let Some(path) = std::env::var_os("LOADGEN_HTTP_BINARY") {
+        return path.into();
+    }
     let target = format!("{}/target/http-only", env!("CARGO_MANIFEST_DIR"));
     let status = std::process::Command::new(env!("CARGO"))
         .args(["build", "--release", "--locked", "--no-default-features", "--features", "jemalloc", "--bin"])
@@ -289,17 +304,28 @@ fn http_only_binary() -> std::path::PathBuf {
     std::path::PathBuf::from(target).join("release/incident-bot")
 }
 
-/// `binary` is incident-bot's (the default build or the HTTP-only one).
-async fn http_bench(bot: Bot, binary: &std::path::Path, floor: &std::path::Path, probe: Probe) -> HttpReport {
-    let discord = FakeDiscord::start(TOKEN).await;
-    let aws = FakeIncidentManager::start(&["Payments"]).await;
-    let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+/// One endpoint's process, started and idle.
+struct Endpoint {
+    child: tokio::process::Child,
+    url: String,
+    report: HttpReport,
+}
+
+/// Starts `bot` (`binary` is incident-bot's: the default build or the
+/// HTTP-only one) and measures its start and idle RSS.
+async fn start_endpoint(
+    bot: Bot,
+    binary: &std::path::Path,
+    floor: &std::path::Path,
+    discord: &FakeDiscord,
+    aws: &FakeIncidentManager,
+    dir: &std::path::Path,
+) -> Endpoint {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let url = format!("http://127.0.0.1:{port}/interactions");
     let endpoint =
         format!("[interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{}\"\n", fake_discord::public_key_hex());
-    let config = bot_config(&discord, &aws, &dir, "config-http.toml", 0, &endpoint);
+    let config = bot_config(discord, aws, dir, "config-http.toml", 0, &endpoint);
     let mut cmd = match bot {
         Bot::IncidentBot => {
             let mut c = tokio::process::Command::new(binary);
@@ -310,7 +336,7 @@ async fn http_bench(bot: Bot, binary: &std::path::Path, floor: &std::path::Path,
     };
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", &dir)
+        .env("HOME", dir)
         .env("DISCORD_TOKEN", TOKEN)
         .env("LISTEN", format!("127.0.0.1:{port}"))
         .env("PUBLIC_KEY", fake_discord::public_key_hex())
@@ -318,8 +344,11 @@ async fn http_bench(bot: Bot, binary: &std::path::Path, floor: &std::path::Path,
         .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
+    if let Ok(conf) = std::env::var("_RJEM_MALLOC_CONF") {
+        cmd.env("_RJEM_MALLOC_CONF", conf);
+    }
     let started = Instant::now();
-    let mut child =
+    let child =
         cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start the endpoint");
     let pid = child.id().unwrap();
     // What Discord does when the URL is saved: a signed PING, until answered.
@@ -339,24 +368,100 @@ async fn http_bench(bot: Bot, binary: &std::path::Path, floor: &std::path::Path,
     tokio::time::sleep(Duration::from_secs(2)).await;
     report.idle_rss_kb = rss_kb(pid, "VmRSS:");
     report.idle_anon_kb = rss_kb(pid, "RssAnon:");
+    Endpoint { child, url, report }
+}
 
-    discord.use_endpoint(&url);
+/// incident-bot (`binary`) and, unless `floor` is `None`, the floor, each in
+/// a fresh process, started one after the other; then the probes, sent to
+/// the two in turn (bot, floor, floor, bot, …: each waits for the previous
+/// answer), so that both sample the same moments of a shared machine and
+/// their ratio is not one run's luck against another's. The floor gets
+/// nothing else; the bot first gets the `in_flight` declarations that wait
+/// on Incident Manager throughout.
+async fn http_bench(
+    binary: &std::path::Path,
+    floor: Option<&std::path::Path>,
+    probe: Probe,
+) -> (HttpReport, HttpReport) {
+    let discord = FakeDiscord::start(TOKEN).await;
+    let aws = FakeIncidentManager::start(&["Payments"]).await;
+    let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let none = std::path::Path::new("");
+    let mut bot = start_endpoint(Bot::IncidentBot, binary, none, &discord, &aws, &dir).await;
+    let mut base = match floor {
+        Some(f) => Some(start_endpoint(Bot::Floor, binary, f, &discord, &aws, &dir).await),
+        None => None,
+    };
+
     aws.set_delay(Duration::from_millis(probe.hold_ms));
+    let before = aws.incidents().len();
     let mut held = Vec::with_capacity(probe.in_flight);
     for i in 0..probe.in_flight {
-        held.push(discord.dispatch_interaction(declaration(&format!("Held {i}"))).await);
+        held.push(discord.dispatch_interaction_to(declaration(&format!("Held {i}")), &bot.url).await);
     }
     discord
         .wait_for("the held declarations acknowledged", |s| {
             held.iter().all(|id| !s.callbacks(*id).is_empty()).then_some(())
         })
         .await;
-    for _ in 0..probe.probes {
-        let id = discord.dispatch_interaction(declaration("Probe")).await;
-        report.probe.push(discord.wait_callback(id).await.1);
+    wait_held(&aws, before, probe.in_flight).await;
+    // LOADGEN_PERF=FILE: `perf record` of the bot during the probes.
+    static PROFILED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let perf = std::env::var("LOADGEN_PERF").ok().map(|out| {
+        let out = format!("{out}.{}", PROFILED.fetch_add(1, std::sync::atomic::Ordering::SeqCst));
+        let pid = bot.child.id().unwrap().to_string();
+        std::process::Command::new("perf")
+            .args(["record", "-F", "20000", "-g", "-o", &out, "-p", &pid])
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("perf")
+    });
+    if perf.is_some() {
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    let _ = child.kill().await;
-    report
+    for i in 0..probe.probes {
+        let mut turn: Vec<&mut Endpoint> = vec![&mut bot];
+        if let Some(b) = base.as_mut() {
+            turn.push(b);
+        }
+        if i % 2 == 1 {
+            turn.reverse();
+        }
+        for e in turn {
+            let id = discord.dispatch_interaction_to(declaration("Probe"), &e.url).await;
+            e.report.probe.push(discord.wait_callback(id).await.1);
+        }
+    }
+    if let Some(p) = perf {
+        let _ = std::process::Command::new("kill").args(["-INT", &p.id().to_string()]).status();
+        let _ = p.wait_with_output();
+    }
+    bot.report.held_at_end = discord.with_state(|s| held.iter().filter(|b| s.edits(**b).is_empty()).count());
+    if std::env::var_os("LOADGEN_PROBE_DUMP").is_some() {
+        for e in std::iter::once(&bot).chain(base.as_ref()) {
+            let mut v: Vec<(usize, Duration)> = e.report.probe.iter().copied().enumerate().collect();
+            v.sort_by_key(|x| std::cmp::Reverse(x.1));
+            eprintln!("slowest probes of {}: {:?}", e.url, &v[..v.len().min(8)]);
+        }
+    }
+    let _ = bot.child.kill().await;
+    if let Some(b) = base.as_mut() {
+        let _ = b.child.kill().await;
+    }
+    (bot.report, base.map(|b| b.report).unwrap_or_default())
+}
+
+/// Waits until `in_flight` declarations more than `before` have reached
+/// Incident Manager, where they are held: the probes then measure
+/// interactions arriving while those wait on AWS, as the scenario says, not
+/// while the bot is still sending them (a burst, measured by the scenarios).
+/// The floors call no AWS.
+async fn wait_held(aws: &FakeIncidentManager, before: usize, in_flight: usize) {
+    aws.wait_for("the held declarations waiting on Incident Manager", |s| {
+        (s.incidents.len() >= before + in_flight).then_some(())
+    })
+    .await;
 }
 
 /// What the two-replica scenario measured.
@@ -640,6 +745,9 @@ async fn bench(
         }
         let acked = |s: &fake_discord::State| background.iter().all(|id| !s.callbacks(*id).is_empty());
         discord.wait_for("the background declarations acknowledged", |s| acked(s).then_some(())).await;
+        if bot == Bot::IncidentBot {
+            wait_held(&aws, before, probe.in_flight).await;
+        }
         let mut probes = Vec::with_capacity(probe.probes);
         let mut min_in_flight = usize::MAX;
         for i in 0..probe.probes {
@@ -978,15 +1086,11 @@ fn main() {
     let http = std::env::var("LOADGEN_HTTP").map_or(true, |v| v != "0").then(|| {
         let full = shipped_binary().to_path_buf();
         let slim = http_only_binary();
-        let bot = rt.block_on(http_bench(Bot::IncidentBot, &slim, &floor, http_probe));
-        let default_build = rt.block_on(http_bench(Bot::IncidentBot, &full, &floor, http_probe));
-        let base = if with_floor {
-            rt.block_on(http_bench(Bot::Floor, &full, &floor, http_probe))
-        } else {
-            HttpReport::default()
-        };
+        let floor = with_floor.then_some(floor.as_path());
+        let (bot, base) = rt.block_on(http_bench(&slim, floor, http_probe));
+        let (default_build, default_base) = rt.block_on(http_bench(&full, floor, http_probe));
         let slim_size = std::fs::metadata(&slim).map(|m| m.len()).unwrap_or(0);
-        (bot, default_build, base, slim_size)
+        (bot, base, default_build, default_base, slim_size)
     });
     let replicas_n: usize = std::env::var("LOADGEN_REPLICAS").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
     let replicas_rate: u32 = std::env::var("LOADGEN_REPLICAS_RATE").ok().and_then(|v| v.parse().ok()).unwrap_or(25);
@@ -1081,11 +1185,11 @@ fn main() {
     if let Some((m, report)) = &mirrored {
         failed |= print_mirror(m, report);
     }
-    if let Some((h, d, f, slim_size)) = &http {
+    if let Some((h, f, d, df, slim_size)) = &http {
         println!();
         println!(
-            "HTTP interactions mode ([interactions], no gateway; a fresh incident-bot of the HTTP-only build, beside \
-             examples/http_floor.rs; then the default build)"
+            "HTTP interactions mode ([interactions], no gateway; a fresh incident-bot of the HTTP-only build beside a \
+             fresh examples/http_floor.rs, probed in turn; then the default build, beside another)"
         );
         row("HTTP: process start to first PONG (target ≤ 30 ms)".into(), ms(h.to_pong), ms(f.to_pong), "ms");
         row("HTTP: idle RSS (target ≤ 10 MB)".into(), mb(h.idle_rss_kb), mb(f.idle_rss_kb), "MB");
@@ -1093,10 +1197,11 @@ fn main() {
         let tag = format!("HTTP: {} probes, {} in flight", http_probe.probes, http_probe.in_flight);
         latencies(&tag, "ack", &h.probe, &f.probe);
         println!("{:<48} p99 ≤ 1.2× the floor's", format!("{tag}: target"));
+        println!("{:<48} {:>11} of {}", format!("{tag}: held throughout"), h.held_at_end, http_probe.in_flight);
         println!("{:<48} {:>11.2} MB", "HTTP: HTTP-only binary (stripped)", *slim_size as f64 / 1_048_576.0);
-        row("HTTP, default build: start to first PONG".into(), ms(d.to_pong), ms(f.to_pong), "ms");
-        row("HTTP, default build: idle RSS".into(), mb(d.idle_rss_kb), mb(f.idle_rss_kb), "MB");
-        latencies("HTTP, default build: probes", "ack", &d.probe, &f.probe);
+        row("HTTP, default build: start to first PONG".into(), ms(d.to_pong), ms(df.to_pong), "ms");
+        row("HTTP, default build: idle RSS".into(), mb(d.idle_rss_kb), mb(df.idle_rss_kb), "MB");
+        latencies("HTTP, default build: probes", "ack", &d.probe, &df.probe);
     }
     if let Some(r) = &replicas {
         failed |= print_replicas(r);

@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use aws_config::retry::RetryConfig;
+use aws_config::stalled_stream_protection::StalledStreamProtectionConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
@@ -29,6 +30,15 @@ use crate::domain::{
 /// default chains (unless `region` is configured), standard retries with
 /// bounded attempts, timeouts, and the HTTP client of [`super::http`].
 ///
+/// The SDK's stalled-stream protection is off. It is meant for large
+/// uploads and downloads; the bot's requests and answers are small JSON
+/// documents, and a stalled call is already ended by the attempt timeout
+/// (`[aws] attempt_timeout_secs`). Left on, it woke every call in flight
+/// every 100 ms to measure its throughput: 200 declarations waiting on AWS
+/// woke the bot's one thread 2,000 times a second, in step, and the
+/// interactions arriving then waited behind those wake-ups (the load
+/// benchmark's HTTP probes, docs/http-interactions.md).
+///
 /// `credentials` replaces the default credential chain; only tests pass it.
 pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCredentialsProvider>) -> SdkConfig {
     // The connections in use are bounded by the permits around the calls
@@ -37,6 +47,7 @@ pub async fn sdk_config(settings: &AwsSettings, credentials: Option<SharedCreden
     let http = super::http::client(settings.connect_timeout);
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
+        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(settings.max_attempts)

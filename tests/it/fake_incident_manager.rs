@@ -394,6 +394,9 @@ async fn handle(state: &Mutex<State>, changed: &watch::Sender<u64>, req: Req) ->
         },
     };
     if !delay.is_zero() {
+        // What the request did is visible while its answer is held (an
+        // incident started): waiters may look now.
+        changed.send_modify(|v| *v += 1);
         tokio::time::sleep(delay).await;
     }
     let mut s = state.lock().unwrap();
