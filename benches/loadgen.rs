@@ -62,7 +62,7 @@
 //! For the HTTP mode: LOADGEN_PROBE_DUMP=1 (print the slowest probes of
 //! each endpoint), LOADGEN_PERF=FILE (`perf record` the bot during the
 //! probes, into FILE.0, FILE.1), LOADGEN_HTTP_BINARY (use that build as the
-//! HTTP-only one, e.g. one with symbols), _RJEM_MALLOC_CONF (passed on).
+//! HTTP-only one, e.g. one with symbols); LOADGEN_BOT_ENV applies to it too.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../tests/it/fake_discord.rs"]
@@ -304,6 +304,15 @@ fn http_only_binary() -> std::path::PathBuf {
     std::path::PathBuf::from(target).join("release/incident-bot")
 }
 
+/// LOADGEN_BOT_ENV (`K=V …`) for an incident-bot process.
+fn bot_env(cmd: &mut tokio::process::Command) {
+    if let Ok(vars) = std::env::var("LOADGEN_BOT_ENV") {
+        for (k, v) in vars.split_whitespace().filter_map(|kv| kv.split_once('=')) {
+            cmd.env(k, v);
+        }
+    }
+}
+
 /// One endpoint's process, started and idle.
 struct Endpoint {
     child: tokio::process::Child,
@@ -311,12 +320,11 @@ struct Endpoint {
     report: HttpReport,
 }
 
-/// Starts `bot` (`binary` is incident-bot's: the default build or the
-/// HTTP-only one) and measures its start and idle RSS.
+/// Starts `program` (incident-bot's default build or its HTTP-only one, or
+/// the floor) and measures its start and idle RSS.
 async fn start_endpoint(
     bot: Bot,
-    binary: &std::path::Path,
-    floor: &std::path::Path,
+    program: &std::path::Path,
     discord: &FakeDiscord,
     aws: &FakeIncidentManager,
     dir: &std::path::Path,
@@ -326,14 +334,10 @@ async fn start_endpoint(
     let endpoint =
         format!("[interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{}\"\n", fake_discord::public_key_hex());
     let config = bot_config(discord, aws, dir, "config-http.toml", 0, &endpoint);
-    let mut cmd = match bot {
-        Bot::IncidentBot => {
-            let mut c = tokio::process::Command::new(binary);
-            c.args(["run", "--config", config.to_str().unwrap()]);
-            c
-        }
-        Bot::Floor => tokio::process::Command::new(floor.with_file_name("http_floor")),
-    };
+    let mut cmd = tokio::process::Command::new(program);
+    if bot == Bot::IncidentBot {
+        cmd.args(["run", "--config", config.to_str().unwrap()]);
+    }
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", dir)
@@ -344,8 +348,8 @@ async fn start_endpoint(
         .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
-    if let Ok(conf) = std::env::var("_RJEM_MALLOC_CONF") {
-        cmd.env("_RJEM_MALLOC_CONF", conf);
+    if bot == Bot::IncidentBot {
+        bot_env(&mut cmd);
     }
     let started = Instant::now();
     let child =
@@ -387,10 +391,9 @@ async fn http_bench(
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let dir = std::env::temp_dir().join(format!("loadgen-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let none = std::path::Path::new("");
-    let mut bot = start_endpoint(Bot::IncidentBot, binary, none, &discord, &aws, &dir).await;
+    let mut bot = start_endpoint(Bot::IncidentBot, binary, &discord, &aws, &dir).await;
     let mut base = match floor {
-        Some(f) => Some(start_endpoint(Bot::Floor, binary, f, &discord, &aws, &dir).await),
+        Some(f) => Some(start_endpoint(Bot::Floor, &f.with_file_name("http_floor"), &discord, &aws, &dir).await),
         None => None,
     };
 
@@ -693,11 +696,7 @@ async fn bench(
         .env("AWS_SECRET_ACCESS_KEY", fim::SECRET_KEY)
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("RUST_LOG", std::env::var("LOADGEN_BOT_LOG").unwrap_or_else(|_| "warn".to_owned()));
-    if let Ok(vars) = std::env::var("LOADGEN_BOT_ENV") {
-        for (k, v) in vars.split_whitespace().filter_map(|kv| kv.split_once('=')) {
-            cmd.env(k, v);
-        }
-    }
+    bot_env(&mut cmd);
     let mut child =
         cmd.stdout(Stdio::null()).stderr(Stdio::inherit()).kill_on_drop(true).spawn().expect("start the bot");
     let pid = child.id().unwrap();

@@ -420,3 +420,29 @@ impl IncidentBackend for SdkBackend {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Left on, the SDK wakes every call in flight every 100 ms (see
+    /// [`sdk_config`]).
+    #[tokio::test]
+    async fn stalled_stream_protection_is_off() {
+        let settings = AwsSettings {
+            region: Some("eu-west-1".to_owned()),
+            endpoint_url: None,
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(100),
+            connect_timeout: Duration::from_secs(3),
+            attempt_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+        };
+        let credentials = SharedCredentialsProvider::new(aws_credential_types::Credentials::for_tests());
+        let sdk = sdk_config(&settings, Some(credentials)).await;
+        let protection = sdk.stalled_stream_protection().expect("set explicitly");
+        assert!(!protection.is_enabled());
+    }
+}
