@@ -60,7 +60,9 @@
 //! tunables), LOADGEN_EXTRA_CONFIG (TOML appended to incident-bot's config, after its
 //! `[limits]` table: for experiments such as `max_concurrent_declarations`).
 //! For the HTTP mode: LOADGEN_PROBE_DUMP=1 (print the slowest probes of
-//! each endpoint), LOADGEN_PERF=FILE (`perf record` the bot during the
+//! each endpoint, and the probes right after the endpoint's own apart from
+//! those after the other's), LOADGEN_SMAPS=1 (each idle endpoint's resident
+//! memory per mapping), LOADGEN_PERF=FILE (`perf record` the bot during the
 //! probes, into FILE.0, FILE.1), LOADGEN_HTTP_BINARY (use that build as the
 //! HTTP-only one, e.g. one with symbols); LOADGEN_BOT_ENV applies to it too.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
@@ -190,6 +192,29 @@ struct Probe {
 fn rss_kb(pid: u32, field: &str) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     status.lines().find_map(|l| l.strip_prefix(field)?.trim().strip_suffix("kB")?.trim().parse().ok()).unwrap_or(0)
+}
+
+/// LOADGEN_SMAPS=1: the idle process's resident kB per mapping (file and
+/// permissions, or the kind of anonymous memory), largest first.
+fn smaps_summary(pid: u32, what: &str) {
+    let smaps = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut by: std::collections::BTreeMap<String, u64> = std::collections::BTreeMap::new();
+    let mut current = String::new();
+    for line in smaps.lines() {
+        let mut f = line.split_whitespace();
+        let first = f.next().unwrap_or("");
+        if first.contains('-') && !first.ends_with(':') {
+            let perms = f.next().unwrap_or("");
+            let name = f.nth(3).unwrap_or("[anon]");
+            let name = name.rsplit('/').next().unwrap_or(name);
+            current = format!("{name} {perms}");
+        } else if first == "Rss:" {
+            *by.entry(current.clone()).or_default() += f.next().and_then(|v| v.parse().ok()).unwrap_or(0);
+        }
+    }
+    let mut v: Vec<_> = by.into_iter().filter(|(_, kb)| *kb > 0).collect();
+    v.sort_by_key(|(_, kb)| std::cmp::Reverse(*kb));
+    eprintln!("resident kB per mapping of {what}: {v:?}");
 }
 
 /// Resets the process's peak RSS (VmHWM) to its current RSS, so the next
@@ -372,6 +397,9 @@ async fn start_endpoint(
     tokio::time::sleep(Duration::from_secs(2)).await;
     report.idle_rss_kb = rss_kb(pid, "VmRSS:");
     report.idle_anon_kb = rss_kb(pid, "RssAnon:");
+    if std::env::var_os("LOADGEN_SMAPS").is_some() {
+        smaps_summary(pid, &url);
+    }
     Endpoint { child, url, report }
 }
 
@@ -442,10 +470,24 @@ async fn http_bench(
     }
     bot.report.held_at_end = discord.with_state(|s| held.iter().filter(|b| s.edits(**b).is_empty()).count());
     if std::env::var_os("LOADGEN_PROBE_DUMP").is_some() {
-        for e in std::iter::once(&bot).chain(base.as_ref()) {
+        for (first_on_even, e) in std::iter::once((true, &bot)).chain(base.as_ref().map(|b| (false, b))) {
             let mut v: Vec<(usize, Duration)> = e.report.probe.iter().copied().enumerate().collect();
             v.sort_by_key(|x| std::cmp::Reverse(x.1));
             eprintln!("slowest probes of {}: {:?}", e.url, &v[..v.len().min(8)]);
+            // A probe right after this endpoint's own previous one (bot:
+            // even rounds; floor: odd rounds), or after the other's.
+            let (after_self, after_other): (Vec<_>, Vec<_>) =
+                e.report.probe.iter().enumerate().skip(1).partition(|(i, _)| (i % 2 == 0) == first_on_even);
+            let (after_self, after_other): (Vec<Duration>, Vec<Duration>) =
+                (after_self.into_iter().map(|x| *x.1).collect(), after_other.into_iter().map(|x| *x.1).collect());
+            eprintln!(
+                "probes of {} right after its own (p50 / p99): {:?} / {:?}; after the other's: {:?} / {:?}",
+                e.url,
+                pct(&after_self, 50.0),
+                pct(&after_self, 99.0),
+                pct(&after_other, 50.0),
+                pct(&after_other, 99.0)
+            );
         }
     }
     let _ = bot.child.kill().await;
