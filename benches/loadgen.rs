@@ -474,20 +474,23 @@ async fn http_bench(
             let mut v: Vec<(usize, Duration)> = e.report.probe.iter().copied().enumerate().collect();
             v.sort_by_key(|x| std::cmp::Reverse(x.1));
             eprintln!("slowest probes of {}: {:?}", e.url, &v[..v.len().min(8)]);
-            // A probe right after this endpoint's own previous one (bot:
-            // even rounds; floor: odd rounds), or after the other's.
-            let (after_self, after_other): (Vec<_>, Vec<_>) =
-                e.report.probe.iter().enumerate().skip(1).partition(|(i, _)| (i % 2 == 0) == first_on_even);
-            let (after_self, after_other): (Vec<Duration>, Vec<Duration>) =
-                (after_self.into_iter().map(|x| *x.1).collect(), after_other.into_iter().map(|x| *x.1).collect());
-            eprintln!(
-                "probes of {} right after its own (p50 / p99): {:?} / {:?}; after the other's: {:?} / {:?}",
-                e.url,
-                pct(&after_self, 50.0),
-                pct(&after_self, 99.0),
-                pct(&after_other, 50.0),
-                pct(&after_other, 99.0)
-            );
+            // With a floor beside it: the probes right after this endpoint's
+            // own previous one (bot: even rounds; floor: odd rounds), apart
+            // from those right after the other's.
+            if base.is_some() {
+                let (after_self, after_other): (Vec<(usize, Duration)>, _) =
+                    v.iter().filter(|(i, _)| *i > 0).partition(|(i, _)| (i % 2 == 0) == first_on_even);
+                let times = |v: Vec<(usize, Duration)>| -> Vec<Duration> { v.into_iter().map(|x| x.1).collect() };
+                let (after_self, after_other) = (times(after_self), times(after_other));
+                eprintln!(
+                    "probes of {} right after its own (p50 / p99): {:?} / {:?}; after the other's: {:?} / {:?}",
+                    e.url,
+                    pct(&after_self, 50.0),
+                    pct(&after_self, 99.0),
+                    pct(&after_other, 50.0),
+                    pct(&after_other, 99.0)
+                );
+            }
         }
     }
     let _ = bot.child.kill().await;
