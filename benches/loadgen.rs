@@ -32,8 +32,8 @@
 //!
 //! Then the HTTP interactions mode, in a fresh process and beside a bare
 //! hyper floor (`examples/http_floor.rs`) in another: process start to the
-//! first signed PING answered, idle RSS, and the ack latency of 400 probes
-//! sent one at a time while 200 declarations wait 5 s on Incident Manager
+//! first signed PING answered, idle RSS, and the ack latency of 1000 probes
+//! sent one at a time while 200 declarations wait 15 s on Incident Manager
 //! (from when all 200 have reached it). The probes go to the bot and to the
 //! floor in turn, so that both are measured at the same moments of a
 //! shared machine.
@@ -49,7 +49,7 @@
 //! posted to the fake Runtime API, for a PING and for a declaration, and to
 //! the declaration's outcome): benches/loadgen/lambda.rs.
 //!
-//! Knobs: LOADGEN_LAMBDA=10 (cold starts; 0 skips it), LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! Knobs: LOADGEN_LAMBDA=10 (cold starts; 0 skips it), LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_HTTP_PROBES=1000 (probes to each endpoint), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
 //! LOADGEN_MIRROR="50x5" (INCIDENTSxEVENTS_PER_SECOND; 0 skips it),
 //! LOADGEN_MIRROR_INTERVAL=15 (its `[sync] interval_secs`),
 //! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
@@ -77,6 +77,8 @@ mod fake_lambda;
 mod http;
 #[path = "loadgen/lambda.rs"]
 mod lambda;
+#[path = "loadgen/order.rs"]
+mod order;
 
 use std::collections::{HashMap, HashSet};
 use std::process::Stdio;
@@ -304,6 +306,7 @@ fn shipped_binary() -> &'static std::path::Path {
         let target = format!("{}/target/default", env!("CARGO_MANIFEST_DIR"));
         let status = std::process::Command::new(env!("CARGO"))
             .args(["build", "--release", "--locked", "--bin", "incident-bot", "--target-dir", &target])
+            .envs(link_map(&target))
             .status()
             .expect("cargo build --release");
         assert!(status.success());
@@ -323,10 +326,60 @@ fn http_only_binary() -> std::path::PathBuf {
     let status = std::process::Command::new(env!("CARGO"))
         .args(["build", "--release", "--locked", "--no-default-features", "--features", "jemalloc", "--bin"])
         .args(["incident-bot", "--target-dir", &target])
+        .envs(link_map(&target))
         .status()
         .expect("cargo build --no-default-features");
     assert!(status.success());
     std::path::PathBuf::from(target).join("release/incident-bot")
+}
+
+/// The builds write their link map (build.rs): the code layout lists of
+/// `order` are made from it, and the table says how much of each list the
+/// link still has. The map changes nothing in the binary.
+fn link_map(target: &str) -> [(&'static str, std::path::PathBuf); 1] {
+    [("INCIDENT_BOT_LINK_MAP", order::map_path(std::path::Path::new(target)))]
+}
+
+/// The profiler incident-bot runs under: LOADGEN_BOT_WRAPPER, or callgrind
+/// while the code layout lists are made (`order`).
+static WRAPPER: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+fn bot_wrapper() -> Option<String> {
+    WRAPPER.lock().unwrap().clone().or_else(|| std::env::var("LOADGEN_BOT_WRAPPER").ok())
+}
+
+/// `program` with `args`, behind the profiler if there is one.
+fn bot_command(program: &std::path::Path, args: &[&str]) -> tokio::process::Command {
+    match bot_wrapper() {
+        // A profiler in front of the bot (`heaptrack`, `valgrind --tool=…`):
+        // its own figures are then what matters, not the table's.
+        Some(wrapper) => {
+            let mut words = wrapper.split_whitespace();
+            let mut c = tokio::process::Command::new(words.next().expect("LOADGEN_BOT_WRAPPER"));
+            c.args(words).arg(program).args(args);
+            c
+        }
+        None => {
+            let mut c = tokio::process::Command::new(program);
+            c.args(args);
+            c
+        }
+    }
+}
+
+/// Ends an incident-bot process: a profiler in front of it gets SIGTERM (the
+/// bot drains and exits, and the profiler writes what it recorded).
+async fn stop(child: &mut tokio::process::Child) {
+    if bot_wrapper().is_some()
+        && let Some(pid) = child.id()
+    {
+        let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        if tokio::time::timeout(WAIT, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.start_kill();
+    let _ = child.wait().await;
 }
 
 /// LOADGEN_BOT_ENV (`K=V …`) for an incident-bot process.
@@ -359,10 +412,10 @@ async fn start_endpoint(
     let endpoint =
         format!("[interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{}\"\n", fake_discord::public_key_hex());
     let config = bot_config(discord, aws, dir, "config-http.toml", 0, &endpoint);
-    let mut cmd = tokio::process::Command::new(program);
-    if bot == Bot::IncidentBot {
-        cmd.args(["run", "--config", config.to_str().unwrap()]);
-    }
+    let mut cmd = match bot {
+        Bot::IncidentBot => bot_command(program, &["run", "--config", config.to_str().unwrap()]),
+        Bot::Floor => tokio::process::Command::new(program),
+    };
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", dir)
@@ -493,7 +546,7 @@ async fn http_bench(
             }
         }
     }
-    let _ = bot.child.kill().await;
+    stop(&mut bot.child).await;
     if let Some(b) = base.as_mut() {
         let _ = b.child.kill().await;
     }
@@ -714,21 +767,7 @@ async fn bench(
     let config = bot_config(&discord, &aws, &dir, "config.toml", mirror.map_or(0, |m| m.interval_secs), &extra);
     let started = Instant::now();
     let mut cmd = match bot {
-        Bot::IncidentBot => match std::env::var("LOADGEN_BOT_WRAPPER") {
-            // A profiler in front of the bot (`heaptrack`, `valgrind --tool=…`):
-            // its own figures are then what matters, not the table's.
-            Ok(wrapper) => {
-                let mut words = wrapper.split_whitespace();
-                let mut c = tokio::process::Command::new(words.next().expect("LOADGEN_BOT_WRAPPER"));
-                c.args(words).arg(shipped_binary()).args(["run", "--config", config.to_str().unwrap()]);
-                c
-            }
-            Err(_) => {
-                let mut c = tokio::process::Command::new(shipped_binary());
-                c.args(["run", "--config", config.to_str().unwrap()]);
-                c
-            }
-        },
+        Bot::IncidentBot => bot_command(shipped_binary(), &["run", "--config", config.to_str().unwrap()]),
         Bot::Floor => tokio::process::Command::new(floor),
     };
     cmd.env_clear()
@@ -822,8 +861,7 @@ async fn bench(
     if let Some(m) = mirror {
         report.mirror = Some(run_mirror(&discord, &aws, m).await);
     }
-    let _ = child.start_kill();
-    let _ = child.wait().await;
+    stop(&mut child).await;
     report
 }
 
@@ -1095,6 +1133,9 @@ fn mb(kb: u64) -> f64 {
 }
 
 fn main() {
+    if std::env::var_os("LOADGEN_SYMBOL_ORDER").is_some() {
+        return symbol_order();
+    }
     // Built before anything is timed.
     let _ = shipped_binary();
     let scenarios: Vec<(usize, u64)> = std::env::var("LOADGEN_SCENARIOS")
@@ -1126,7 +1167,11 @@ fn main() {
         per_second: e.trim().parse().expect("LOADGEN_MIRROR=INCIDENTSxPER_SECOND"),
         interval_secs: std::env::var("LOADGEN_MIRROR_INTERVAL").ok().and_then(|v| v.parse().ok()).unwrap_or(15),
     });
-    let http_probe = Probe { in_flight: 200, hold_ms: 5000, probes: 400 };
+    // 1000 probes to each endpoint (since stop 26; 400 before): a p99 of 400
+    // was their 4th slowest, and moved by ±30 % between runs. The 200 are
+    // held 15 s, so that they wait throughout (the table says if they did).
+    let http_probes = std::env::var("LOADGEN_HTTP_PROBES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    let http_probe = Probe { in_flight: 200, hold_ms: 15_000, probes: http_probes };
     let http = std::env::var("LOADGEN_HTTP").map_or(true, |v| v != "0").then(|| {
         let full = shipped_binary().to_path_buf();
         let slim = http_only_binary();
@@ -1243,6 +1288,15 @@ fn main() {
         println!("{:<48} p99 ≤ 1.2× the floor's", format!("{tag}: target"));
         println!("{:<48} {:>11} of {}", format!("{tag}: held throughout"), h.held_at_end, http_probe.in_flight);
         println!("{:<48} {:>11.2} MB", "HTTP: HTTP-only binary (stripped)", *slim_size as f64 / 1_048_576.0);
+        for build in ["http-only", "default"] {
+            let target = std::path::PathBuf::from(format!("{}/target/{build}", env!("CARGO_MANIFEST_DIR")));
+            if let Some((found, listed)) = order::coverage(build, &order::map_path(&target)) {
+                println!(
+                    "{:<48} {found:>11} of {listed} (link/order-{build}.txt)",
+                    "code layout: listed functions linked first"
+                );
+            }
+        }
         row("HTTP, default build: start to first PONG".into(), ms(d.to_pong), ms(df.to_pong), "ms");
         row("HTTP, default build: idle RSS".into(), mb(d.idle_rss_kb), mb(df.idle_rss_kb), "MB");
         latencies("HTTP, default build: probes", "ack", &d.probe, &df.probe);
@@ -1325,4 +1379,38 @@ fn print_soak(s: &Soak, r: &Report) -> bool {
         );
     }
     bad
+}
+
+/// LOADGEN_SYMBOL_ORDER=1: the code layout lists (`order`), for the
+/// HTTP-only build in HTTP mode and the default build on the gateway, each
+/// run under callgrind through start-up, idle, declarations (some held by
+/// Incident Manager while others arrive) and a drain.
+fn symbol_order() {
+    fake_discord::warm_up();
+    fim::warm_up();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let dir = std::env::temp_dir().join(format!("loadgen-order-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let probe = Probe { in_flight: 4, hold_ms: 3000, probes: 8 };
+    for build in ["http-only", "default"] {
+        let binary = if build == "http-only" { http_only_binary() } else { shipped_binary().to_path_buf() };
+        // Both modes of the default build (gateway, then HTTP), the HTTP mode
+        // of the HTTP-only one: one callgrind output per process.
+        let mut outputs = Vec::new();
+        if build == "default" {
+            let out = dir.join(format!("callgrind.{build}.gateway"));
+            *WRAPPER.lock().unwrap() = Some(order::wrapper(&out));
+            rt.block_on(bench(Bot::IncidentBot, std::path::Path::new(""), &[(8, 0)], Some(probe), None, None));
+            outputs.push(out);
+        }
+        let out = dir.join(format!("callgrind.{build}.http"));
+        *WRAPPER.lock().unwrap() = Some(order::wrapper(&out));
+        rt.block_on(http_bench(&binary, None, probe));
+        outputs.push(out);
+        *WRAPPER.lock().unwrap() = None;
+        let map = order::map_path(binary.parent().unwrap().parent().unwrap());
+        let (listed, all) = order::write_list(build, &binary, &map, &outputs);
+        println!("{}: {listed} of {all} functions run", order::list_path(build).display());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }

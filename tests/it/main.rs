@@ -17,6 +17,7 @@ mod helpers;
 mod http;
 mod interactions;
 mod lambda;
+mod layout;
 mod observe;
 mod operator;
 mod properties;
