@@ -21,7 +21,8 @@
 //! toolchain and lock file: a name the link no longer has is skipped, and a
 //! stale list costs memory, never correctness. Only release builds for
 //! x86_64 Linux use them, where rustc links with its own lld (Rust 1.90 and
-//! newer); `INCIDENT_BOT_NO_SYMBOL_ORDER=1` turns it off (another linker).
+//! newer) unless another linker is configured; `INCIDENT_BOT_NO_SYMBOL_ORDER=1`
+//! turns it off.
 //! `INCIDENT_BOT_LINK_MAP=FILE` writes the link's map (symbols and
 //! addresses, mangled) to FILE: the benchmark reads it to make the lists.
 
@@ -71,6 +72,7 @@ fn code_layout() {
     }
     if std::env::var("PROFILE").as_deref() != Ok("release")
         || std::env::var_os("INCIDENT_BOT_NO_SYMBOL_ORDER").is_some()
+        || !default_linker()
     {
         return;
     }
@@ -84,6 +86,15 @@ fn code_layout() {
         println!("cargo:rustc-link-arg-bins=-Wl,--symbol-ordering-file={}", path.display());
         println!("cargo:rustc-link-arg-bins=-Wl,--no-warn-symbol-ordering");
     }
+}
+
+/// Whether rustc links with its own lld, as it does for this target unless
+/// told otherwise: no linker configured for the target (cargo then names
+/// it in `RUSTC_LINKER`), and no linker chosen through the flags.
+fn default_linker() -> bool {
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    let flags = std::env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    std::env::var_os("RUSTC_LINKER").is_none() && !["linker", "fuse-ld"].iter().any(|f| flags.contains(f))
 }
 
 /// The build machine's glibc, from `getconf GNU_LIBC_VERSION` ("glibc 2.36").
