@@ -271,15 +271,30 @@ fn bot_config(
 /// Builds the floors (`examples/floor.rs`, `examples/http_floor.rs`);
 /// returns the gateway floor's path (the HTTP one is beside it).
 fn floor_binary() -> std::path::PathBuf {
-    let status = std::process::Command::new(env!("CARGO"))
-        .args(["build", "--profile", "bench", "--example", "floor", "--example", "http_floor"])
-        // As `cargo bench` itself builds in this target directory: ring's
-        // build script watches CARGO_MANIFEST_DIR, which cargo sets for the
-        // benchmark, and with it set here, this build and the next
-        // `cargo bench` rebuilt ring and all that depends on it in turn.
-        .env_remove("CARGO_MANIFEST_DIR")
-        .status()
-        .expect("cargo build --example floor --example http_floor");
+    let mut cargo = std::process::Command::new(env!("CARGO"));
+    cargo.args(["build", "--profile", "bench", "--example", "floor", "--example", "http_floor"]);
+    // In the environment `cargo bench` itself had, since both build in this
+    // target directory: ring's build script watches variables cargo sets
+    // for the benchmark (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, …), and with
+    // them set here, this build and the next `cargo bench` rebuilt ring and
+    // all that depends on it in turn.
+    const SET_BY_CARGO: [&str; 8] = [
+        "CARGO_MANIFEST_",
+        "CARGO_PKG_",
+        "CARGO_CRATE_",
+        "CARGO_BIN_",
+        "CARGO_CFG_",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "OUT_DIR",
+    ];
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if SET_BY_CARGO.iter().any(|p| name.starts_with(p)) {
+            cargo.env_remove(name.as_ref());
+        }
+    }
+    let status = cargo.status().expect("cargo build --example floor --example http_floor");
     assert!(status.success());
     let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| format!("{}/target", env!("CARGO_MANIFEST_DIR")));
     std::path::PathBuf::from(target).join("release/examples/floor")
