@@ -1402,8 +1402,8 @@ fn print_soak(s: &Soak, r: &Report) -> bool {
 }
 
 /// LOADGEN_SYMBOL_ORDER=1: the code layout lists (`order`), for the
-/// HTTP-only build in HTTP mode and the default build on the gateway, each
-/// run under callgrind through start-up, idle, declarations (some held by
+/// HTTP-only build in HTTP mode and the default build on the gateway and in
+/// HTTP mode, each run under callgrind through start-up, idle, declarations (some held by
 /// Incident Manager while others arrive) and a drain.
 fn symbol_order() {
     fake_discord::warm_up();
