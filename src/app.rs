@@ -153,7 +153,10 @@ pub async fn run_with_health(
     // Discord: a port in use stops the bot at once.
     let endpoint_listener = match &config.interactions {
         Some(i) => {
-            Some(tokio::net::TcpListener::bind(i.listen).await.map_err(|e| AppError::InteractionsListen(i.listen, e))?)
+            let listener =
+                tokio::net::TcpListener::bind(i.listen).await.map_err(|e| AppError::InteractionsListen(i.listen, e))?;
+            health.set_endpoint_addr(listener.local_addr().map_err(|e| AppError::InteractionsListen(i.listen, e))?);
+            Some(listener)
         }
         None => None,
     };
@@ -194,7 +197,7 @@ pub async fn run_with_health(
         if guilds.is_empty() { "every server (global commands)".to_owned() } else { format!("servers {guilds:?}") },
         config.interactions.as_ref().map_or_else(
             || "over the gateway".to_owned(),
-            |i| format!("over HTTP interactions at {}{}", i.listen, i.path)
+            |i| format!("over HTTP interactions at {}{}", health.endpoint_addr().unwrap_or(i.listen), i.path)
         ),
         config
             .sync
@@ -204,7 +207,9 @@ pub async fn run_with_health(
             || config.store_path.display().to_string(),
             |t| format!("DynamoDB table {t} (shared by replicas)")
         ),
-        config.listen.map_or_else(|| "no health listener".to_owned(), |a| format!("/healthz and /metrics on {a}"))
+        health
+            .health_addr()
+            .map_or_else(|| "no health listener".to_owned(), |a| format!("/healthz and /metrics on {a}"))
     );
     tasks.spawn("ready line", {
         let health = health.clone();

@@ -192,6 +192,11 @@ pub struct Health {
     registered_tx: tokio::sync::watch::Sender<bool>,
     /// Bumped whenever readiness may have changed.
     changed: tokio::sync::watch::Sender<u64>,
+    /// Where `/healthz` and `/metrics` are served, once bound (a configured
+    /// port 0 becomes the one the system gave).
+    health_addr: OnceLock<SocketAddr>,
+    /// Where the HTTP interactions endpoint listens, once bound.
+    endpoint_addr: OnceLock<SocketAddr>,
 }
 
 impl Default for Health {
@@ -202,6 +207,8 @@ impl Default for Health {
             draining: AtomicBool::new(false),
             registered_tx: tokio::sync::watch::channel(false).0,
             changed: tokio::sync::watch::channel(0).0,
+            health_addr: OnceLock::new(),
+            endpoint_addr: OnceLock::new(),
         }
     }
 }
@@ -230,6 +237,20 @@ impl Health {
         self.registered.store(true, Ordering::SeqCst);
         self.registered_tx.send_replace(true);
         self.notify();
+    }
+
+    /// The address `/healthz` and `/metrics` are served on, once bound.
+    pub fn health_addr(&self) -> Option<SocketAddr> {
+        self.health_addr.get().copied()
+    }
+
+    /// The address the interactions endpoint listens on, once bound.
+    pub fn endpoint_addr(&self) -> Option<SocketAddr> {
+        self.endpoint_addr.get().copied()
+    }
+
+    pub(crate) fn set_endpoint_addr(&self, addr: SocketAddr) {
+        let _ = self.endpoint_addr.set(addr);
     }
 
     /// Completes once the bot is ready (as `/healthz` would say), or after
@@ -277,7 +298,9 @@ pub async fn serve(
     tasks: &crate::shutdown::Shutdown,
 ) -> std::io::Result<()> {
     let listener = TcpListener::bind(addr).await?;
-    info!(address = %listener.local_addr()?, "serving /healthz and /metrics");
+    let bound = listener.local_addr()?;
+    let _ = health.health_addr.set(bound);
+    info!(address = %bound, "serving /healthz and /metrics");
     tasks.spawn("health and metrics server", async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { continue };

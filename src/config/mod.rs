@@ -380,6 +380,7 @@ impl Config {
         };
         if let (Some(i), Some(health)) = (&interactions, file.server.listen)
             && i.listen == health
+            && health.port() != 0
         {
             return Err(invalid(
                 &origin_of("interactions.listen"),

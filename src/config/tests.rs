@@ -141,6 +141,15 @@ fn interactions_endpoint() {
         &[],
     );
     assert!(e.contains("is also [server] listen"), "{e}");
+    // Port 0 for both: the system gives each its own port.
+    let c = load(
+        &format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\n[interactions]\nlisten = \"127.0.0.1:0\"\npublic_key = \"{KEY}\"\n"
+        ),
+        &[],
+    )
+    .unwrap();
+    assert_eq!((c.listen.unwrap().port(), c.interactions.unwrap().listen.port()), (0, 0));
 }
 
 #[test]

@@ -15,6 +15,19 @@ use super::helpers::{TOKEN, embed, opt, spawn_app};
 
 pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_incident-bot");
 
+/// The addresses the ready line names: the interactions endpoint's URL
+/// and the port of `/healthz` and `/metrics`, when served. The tests
+/// configure port 0, so the system picks ports no other test can race for.
+pub(crate) fn ready_addresses(ready: &str) -> (Option<String>, Option<u16>) {
+    let endpoint = ready
+        .split_once("over HTTP interactions at ")
+        .map(|(_, rest)| format!("http://{}", rest.split(';').next().unwrap()));
+    let health = ready
+        .split_once("/healthz and /metrics on ")
+        .map(|(_, rest)| rest.trim_end().rsplit(':').next().unwrap().parse().expect("a port"));
+    (endpoint, health)
+}
+
 /// A child's stderr, read as it comes (a full pipe would block its logging).
 pub(crate) struct Log {
     lines: tokio::sync::mpsc::UnboundedReceiver<String>,
@@ -462,7 +475,7 @@ pub(crate) fn with_aws_keys(cmd: &mut Command) -> &mut Command {
 /// Discord's public hosts; SIGTERM still stops it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bot_never_leaves_the_configured_discord_url() {
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = super::helpers::CLOSED;
     let config = working_config(&format!("http://{closed}"), "http://127.0.0.1:9");
     let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
     let mut child = with_aws_keys(cmd.env("DISCORD_TOKEN", TOKEN)).spawn().unwrap();
@@ -571,11 +584,10 @@ async fn a_plan_arn_with_a_region_is_refused_with_the_corrected_form() {
 async fn the_binary_serves_signed_http_interactions_without_a_gateway() {
     let discord = FakeDiscord::start(TOKEN).await;
     let aws = FakeIncidentManager::start(&["Payments"]).await;
-    let (port, health) = (crate::helpers::free_port(), crate::helpers::free_port());
     let config = temp_file(&format!(
         "[discord]\nguild_ids = [{}]\napi_url = \"{}\"\n[aws]\nregion = \"{}\"\nendpoint_url = \"{}\"\n\
-         [incident.plans]\npayments = \"{}\"\n[server]\nlisten = \"127.0.0.1:{health}\"\n\
-         [interactions]\nlisten = \"127.0.0.1:{port}\"\n",
+         [incident.plans]\npayments = \"{}\"\n[server]\nlisten = \"127.0.0.1:0\"\n\
+         [interactions]\nlisten = \"127.0.0.1:0\"\n",
         super::fake_discord::GUILD_ID,
         discord.api_url,
         fim::REGION,
@@ -590,8 +602,10 @@ async fn the_binary_serves_signed_http_interactions_without_a_gateway() {
     .unwrap();
     let mut log = Log::of(&mut child);
     let ready = log.wait_for("ready: serving").await;
-    let url = format!("http://127.0.0.1:{port}/interactions");
-    assert!(ready.contains(&format!("over HTTP interactions at 127.0.0.1:{port}/interactions;")), "{ready}");
+    // Port 0 configured; the ready line names the ports the system gave.
+    let (Some(url), Some(health)) = ready_addresses(&ready) else { panic!("{ready}") };
+    assert!(url.starts_with("http://127.0.0.1:") && url.ends_with("/interactions"), "{ready}");
+    assert!(!url.contains(":0/") && health != 0, "{ready}");
     let ping = br#"{"id":"1","application_id":"1","type":1,"token":"t","version":1}"#.to_vec();
     let (status, _, pong) = super::fake_discord::post_signed(&url, ping).await;
     assert_eq!((status, pong.as_slice()), (200, &br#"{"type":1}"#[..]));
@@ -621,11 +635,10 @@ async fn the_binary_serves_signed_http_interactions_without_a_gateway() {
 async fn the_wrong_public_key_stops_the_bot_with_the_fix() {
     let discord = FakeDiscord::start(TOKEN).await;
     let config = working_config(&discord.api_url, "http://127.0.0.1:9");
-    let port = crate::helpers::free_port();
     let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
     let (code, stderr) = finish(with_aws_keys(
         cmd.env("DISCORD_TOKEN", TOKEN)
-            .env("INCIDENT_BOT_INTERACTIONS_LISTEN", format!("127.0.0.1:{port}"))
+            .env("INCIDENT_BOT_INTERACTIONS_LISTEN", "127.0.0.1:0")
             .env("INCIDENT_BOT_DISCORD_PUBLIC_KEY", "ab".repeat(32)),
     ))
     .await;

@@ -302,8 +302,7 @@ async fn aws_errors_become_short_specific_messages() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_incident_manager_is_reported() {
-    // A port that was just free: connections are refused.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = super::helpers::CLOSED;
     let app =
         spawn_app_with(TestConfig { endpoint_url: Some(format!("http://{closed}")), ..TestConfig::default() }).await;
     let id = app.incident(json!([opt("plan", "payments")])).await;

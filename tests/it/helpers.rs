@@ -47,6 +47,9 @@ pub struct TestConfig {
     /// Interactions over an HTTP endpoint (`[interactions]`) instead of
     /// the gateway: the fake Discord POSTs them, signed.
     pub http_interactions: bool,
+    /// Serve `/healthz` and `/metrics` (on a port the system picks; the
+    /// app's `health_port`).
+    pub health: bool,
     /// `[discord] shards`, as TOML (e.g. `"auto"`).
     pub shards: Option<&'static str>,
 }
@@ -69,6 +72,7 @@ impl Default for TestConfig {
             archive_after_mins: 60,
             store_path: None,
             http_interactions: false,
+            health: false,
             shards: None,
         }
     }
@@ -78,6 +82,8 @@ pub struct TestApp {
     pub discord: FakeDiscord,
     /// The interactions endpoint's URL, in HTTP mode.
     pub endpoint: Option<String>,
+    /// The port of `/healthz` and `/metrics`, with `TestConfig::health`.
+    pub health_port: Option<u16>,
     pub aws: FakeIncidentManager,
     /// The bot's database, for a restart on the same store.
     pub store_path: std::path::PathBuf,
@@ -227,14 +233,17 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, mut c: Te
         .try_init();
     let endpoint = c.endpoint_url.clone().unwrap_or_else(|| aws.url.clone());
     let mut toml = config_toml(&discord.api_url, &endpoint, &c);
-    let interactions = c.http_interactions.then(|| {
-        let port = free_port();
+    // Port 0 throughout: the system gives a free port to the bot's own bind,
+    // which cannot race another test for it; the bot tells which.
+    if c.http_interactions {
         toml += &format!(
-            "\n[interactions]\nlisten = \"127.0.0.1:{port}\"\npublic_key = \"{}\"\n",
+            "\n[interactions]\nlisten = \"127.0.0.1:0\"\npublic_key = \"{}\"\n",
             fake_discord::public_key_hex()
         );
-        format!("http://127.0.0.1:{port}/interactions")
-    });
+    }
+    if c.health {
+        toml += "\n[server]\nlisten = \"127.0.0.1:0\"\n";
+    }
     let config = Config::from_parts(Some(&toml), Path::new("test-config.toml"), &|k| {
         (k == "DISCORD_TOKEN").then(|| TOKEN.to_owned())
     })
@@ -260,12 +269,17 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, mut c: Te
     if let Err(why) = health.wait_ready(super::WAIT).await {
         panic!("the bot never became ready: {why}; {:#?}", discord.with_state(|s| s.events.clone()));
     }
+    let interactions = health.endpoint_addr().map(|a| format!("http://{a}/interactions"));
+    assert_eq!(interactions.is_some(), c.http_interactions);
     if let Some(url) = &interactions {
         discord.use_endpoint(url);
     }
+    let health_port = health.health_addr().map(|a| a.port());
+    assert_eq!(health_port.is_some(), c.health);
     TestApp {
         discord,
         endpoint: interactions,
+        health_port,
         aws,
         store_path,
         shutdown: std::sync::Mutex::new(Some(tx)),
@@ -273,9 +287,18 @@ pub async fn spawn_bot(discord: FakeDiscord, aws: FakeIncidentManager, mut c: Te
     }
 }
 
-/// A port free now (the OS picks it; taken again by whoever binds first).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+/// An address nothing listens on: connections are refused. A privileged
+/// port (discard), so no test's port-0 bind can take it, unlike a port that
+/// was free a moment ago.
+pub const CLOSED: &str = "127.0.0.1:9";
+
+/// A name no other test of this run (or a run before) uses: `prefix`, the
+/// process id and a counter. (Ports are not picked here: the bot and moto
+/// bind port 0 and say which port they got.)
+pub fn unique(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    format!("{prefix}-{}-{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
 }
 
 /// A `/incident` option as Discord sends it.
@@ -385,34 +408,35 @@ pub async fn moto() -> Option<Moto> {
         eprintln!("SKIPPED: moto is not installed (pip install \"moto[server]\"); .ci/run installs it");
         return None;
     };
-    let port = free_port();
+    // Port 0: the system picks a free one (no race with another test's
+    // bind); Flask names it once it listens.
     let mut server = tokio::process::Command::new(bin)
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-H", "127.0.0.1", "-p", "0"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
-    // Flask says where it runs once it listens.
     let mut lines = tokio::io::BufReader::new(server.stderr.take().unwrap()).lines();
     let listening = async {
         while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains("Running on") {
-                return true;
+            if let Some((_, url)) = line.split_once("Running on ") {
+                return Some(url.trim().to_owned());
             }
         }
-        false
+        None
     };
-    assert!(tokio::time::timeout(super::WAIT, listening).await.unwrap_or(false), "moto_server did not start");
+    let url = tokio::time::timeout(super::WAIT, listening).await.ok().flatten().expect("moto_server did not start");
+    assert!(url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"), "{url}");
     // Its log goes on being read, so a full pipe never blocks it.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    Some(Moto { url: format!("http://127.0.0.1:{port}"), _server: server })
+    Some(Moto { url, _server: server })
 }
 
 /// The SDK configuration the bot builds (its HTTP client, retries), with
 /// the test's keys, pointed at `endpoint`.
 pub async fn sdk_at(endpoint: &str) -> aws_config::SdkConfig {
-    let path = std::env::temp_dir().join(format!("incident-bot-sdk-{}-{}.toml", std::process::id(), free_port()));
+    let path = std::env::temp_dir().join(unique("incident-bot-sdk") + ".toml");
     std::fs::write(&path, format!("[aws]\nregion = \"{}\"\n", fim::REGION)).unwrap();
     let config = Config::load_without_token(Some(&path), &|_| None).unwrap();
     let _ = std::fs::remove_file(&path);

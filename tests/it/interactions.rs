@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::fake_discord::{self, ACK_DEADLINE, Event, signature_headers, unix_now};
-use super::helpers::{TestConfig, embed, field, free_port, opt, spawn_app_with};
+use super::helpers::{TestConfig, embed, field, opt, spawn_app_with};
 
 fn http() -> TestConfig {
     TestConfig { http_interactions: true, ..TestConfig::default() }
@@ -90,9 +90,8 @@ async fn request(url: &str, method: &str, headers: &[(&str, String)], body: &[u8
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_endpoint_checks_path_method_size_signature_and_age_before_anything_else() {
-    let health = free_port();
-    let extra = Box::leak(format!("[server]\nlisten = \"127.0.0.1:{health}\"\n").into_boxed_str());
-    let app = spawn_app_with(TestConfig { extra_toml: extra, ..http() }).await;
+    let app = spawn_app_with(TestConfig { health: true, ..http() }).await;
+    let health = app.health_port.unwrap();
     let url = app.endpoint.clone().unwrap();
     let ping =
         json!({"id": "1", "application_id": fake_discord::APP_ID.to_string(), "type": 1, "token": "t", "version": 1})

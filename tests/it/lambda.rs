@@ -12,7 +12,7 @@ use super::binary::{Log, bot, temp_file, with_aws_keys};
 use super::fake_discord::{self, FakeDiscord};
 use super::fake_incident_manager::{self as fim, FakeIncidentManager};
 use super::fake_lambda::{self as fl, FakeLambda, Source};
-use super::helpers::{Moto, TOKEN, embed, field, free_port, moto, opt};
+use super::helpers::{Moto, TOKEN, embed, field, moto, opt, unique};
 
 /// One of the moto's JSON-protocol calls (moto does not check signatures;
 /// the credential scope names the service).
@@ -36,7 +36,7 @@ async fn moto_call(moto: &Moto, service: &str, target: &str, body: Value) -> Val
 /// A Secrets Manager secret holding the token as the console's key/value
 /// form writes it; its ARN.
 async fn token_secret(moto: &Moto) -> String {
-    let name = format!("incident-bot-token-{}", free_port());
+    let name = unique("incident-bot-token");
     let secret = json!({ "token": TOKEN }).to_string();
     let out = moto_call(
         moto,
@@ -50,7 +50,7 @@ async fn token_secret(moto: &Moto) -> String {
 
 /// An SSM SecureString parameter holding the token; its ARN.
 async fn token_parameter(moto: &Moto) -> String {
-    let name = format!("/incident-bot/token-{}", free_port());
+    let name = format!("/incident-bot/{}", unique("token"));
     let body = json!({ "Name": name, "Value": TOKEN, "Type": "SecureString" });
     moto_call(moto, "ssm", "AmazonSSM.PutParameter", body).await;
     format!("arn:aws:ssm:{}:123456789012:parameter{name}", fim::REGION)
@@ -73,7 +73,7 @@ async fn deployment() -> Option<Deployment> {
     let discord = FakeDiscord::start(TOKEN).await;
     let aws = FakeIncidentManager::start(&["Payments"]).await;
     let lambda = FakeLambda::start().await;
-    let table = format!("incident-bot-lambda-{}-{}", std::process::id(), free_port());
+    let table = unique("incident-bot-lambda");
     let mut init = bot(&["store", "init"]);
     with_aws_keys(
         init.env("INCIDENT_BOT_STORE_DYNAMODB_TABLE", &table)

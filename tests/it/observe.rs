@@ -4,7 +4,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::fake_incident_manager::Fault;
-use super::helpers::{TestConfig, free_port, opt, spawn_app_with};
+use super::helpers::{TestConfig, opt, spawn_app_with};
 
 /// `GET path` on `port`: (status, body).
 async fn get(port: u16, path: &str) -> (u16, String) {
@@ -55,9 +55,8 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn healthz_and_metrics_tell_the_truth() {
-    let port = free_port();
-    let extra = Box::leak(format!("[server]\nlisten = \"127.0.0.1:{port}\"\n").into_boxed_str());
-    let app = spawn_app_with(TestConfig { extra_toml: extra, ..TestConfig::default() }).await;
+    let app = spawn_app_with(TestConfig { health: true, ..TestConfig::default() }).await;
+    let port = app.health_port.unwrap();
     assert_eq!(wait_health(port, 200).await, "ok\n");
 
     let ok = app.incident(json!([opt("plan", "payments")])).await;

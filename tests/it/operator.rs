@@ -260,7 +260,7 @@ async fn check_runs_every_check_whatever_fails() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_names_the_cause_and_speaks_json() {
     let aws = FakeIncidentManager::start(&["Payments"]).await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = super::helpers::CLOSED;
     let path = std::env::temp_dir().join(format!("incident-bot-unreachable-{}.toml", std::process::id()));
     std::fs::write(
         &path,
@@ -435,7 +435,7 @@ async fn declare_names_the_cause_with_its_exit_code() {
     assert!(stderr.trim_end().ends_with("AWS said: User: arn:aws:iam::111122223333:user/oncall is not authorized to perform: ssm-incidents:StartIncident"), "{stderr}");
 
     // Unreachable: the endpoint and the operating system's error.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = super::helpers::CLOSED;
     let unreachable = path.with_extension("unreachable.toml");
     std::fs::write(
         &unreachable,

@@ -9,12 +9,12 @@ use tokio::process::{Child, Command};
 use super::binary::{Log, bot, temp_file, with_aws_keys};
 use super::fake_discord::{self, Event, FakeDiscord};
 use super::fake_incident_manager::{self as fim, FakeIncidentManager};
-use super::helpers::{Moto, TOKEN, embed, field, free_port, moto, opt, sdk_at};
+use super::helpers::{Moto, TOKEN, embed, field, moto, opt, sdk_at, unique};
 use incident_bot::store::{contract, dynamodb::DynamoStore};
 
 /// A table name of its own for one test.
 fn table() -> String {
-    format!("incident-bot-it-{}-{}", std::process::id(), free_port())
+    unique("incident-bot-it")
 }
 
 /// The DynamoDB store does what every store does, on the real protocol;
@@ -64,13 +64,12 @@ struct Replica {
 
 impl Replica {
     async fn start(config: &std::path::Path, moto: &Moto, table: &str, aws: &FakeIncidentManager) -> Self {
-        let (port, health) = (free_port(), free_port());
         let mut cmd = bot(&["run", "--config", config.to_str().unwrap()]);
         with_aws_keys(
             cmd.env("DISCORD_TOKEN", TOKEN)
                 .env("INCIDENT_BOT_DISCORD_PUBLIC_KEY", fake_discord::public_key_hex())
-                .env("INCIDENT_BOT_INTERACTIONS_LISTEN", format!("127.0.0.1:{port}"))
-                .env("INCIDENT_BOT_LISTEN", format!("127.0.0.1:{health}"))
+                .env("INCIDENT_BOT_INTERACTIONS_LISTEN", "127.0.0.1:0")
+                .env("INCIDENT_BOT_LISTEN", "127.0.0.1:0")
                 .env("INCIDENT_BOT_STORE_DYNAMODB_TABLE", table)
                 .env("AWS_REGION", fim::REGION)
                 .env("AWS_ENDPOINT_URL_SSM_INCIDENTS", &aws.url)
@@ -80,7 +79,8 @@ impl Replica {
         let mut log = Log::of(&mut child);
         let ready = log.wait_for("ready: serving").await;
         assert!(ready.contains(&format!("store DynamoDB table {table} (shared by replicas)")), "{ready}");
-        Self { child, log, endpoint: format!("http://127.0.0.1:{port}/interactions"), health }
+        let (Some(endpoint), Some(health)) = super::binary::ready_addresses(&ready) else { panic!("{ready}") };
+        Self { child, log, endpoint, health }
     }
 
     async fn metrics(&self) -> String {

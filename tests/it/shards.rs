@@ -39,14 +39,14 @@ fn registrations(app: &TestApp) -> Vec<Option<u64>> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once() {
     assert_eq!((shard_of(GUILD_ID, 2), shard_of(OTHER_GUILD, 2)), (1, 0));
-    let health = super::helpers::free_port();
     let app = spawn_app_with(TestConfig {
         guild_ids: vec![GUILD_ID, OTHER_GUILD],
         shards: Some("{ total = 2, ids = [0, 1] }"),
-        extra_toml: Box::leak(format!("[server]\nlisten = \"127.0.0.1:{health}\"\n").into_boxed_str()),
+        health: true,
         ..TestConfig::default()
     })
     .await;
+    let health = app.health_port.unwrap();
     // Ready (as /healthz says) means both shards identified, not the first.
     let mut shards = app.discord.identified_shards();
     shards.sort_by_key(|s| s.as_ref().map(ToString::to_string));
