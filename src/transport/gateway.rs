@@ -55,8 +55,8 @@ impl EventHandler for Gateway {
         self.health.notify();
     }
 
-    async fn resume(&self, _: Context, _: serenity::model::event::ResumedEvent) {
-        info!("gateway session resumed");
+    async fn resume(&self, ctx: Context, _: serenity::model::event::ResumedEvent) {
+        info!(shard = ctx.shard_id.0, "gateway session resumed");
         self.metrics.reconnected();
         self.health.notify();
     }

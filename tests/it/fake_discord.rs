@@ -156,18 +156,28 @@ struct Interaction {
     message: Option<u64>,
 }
 
+/// One shard's gateway session: what a RESUME of it gets back.
+struct Session {
+    /// The live connection; `None` while the shard is disconnected.
+    tx: Option<mpsc::UnboundedSender<Message>>,
+    /// Closes the live connection when sent to.
+    kill: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The session a RESUME must name.
+    id: String,
+    /// The last sequence number sent.
+    seq: u64,
+    /// Every dispatch of the session, for RESUME replays.
+    dispatched: Vec<(u64, String)>,
+}
+
 #[derive(Default)]
 pub struct State {
     pub events: Vec<Event>,
     interactions: HashMap<u64, Interaction>,
     payloads: HashMap<u64, Value>,
-    gateway: Option<mpsc::UnboundedSender<Message>>,
-    /// Closes the current gateway connection when sent to.
-    kill: Option<tokio::sync::oneshot::Sender<()>>,
-    /// Every dispatch of the current session, for RESUME replays.
-    dispatched: Vec<(u64, String)>,
-    /// The session a RESUME may name.
-    session_id: Option<String>,
+    /// The gateway session of each shard the bot identified (shard 0 when
+    /// unsharded).
+    sessions: HashMap<u64, Session>,
     /// Answer the next edits of `@original` with 429.
     edit_429s: usize,
     /// Messages by id: what the bot posted or edited, as Discord returns them.
@@ -180,7 +190,6 @@ pub struct State {
     refuse_gateway: bool,
     /// Gateway connections turned away while refusing.
     refused_connections: usize,
-    seq: u64,
     next_id: u64,
     token_lifetime: Option<Duration>,
     /// How long Discord takes to take in an endpoint's answer after it was
@@ -199,9 +208,6 @@ pub struct State {
     /// The bot's HTTP interactions endpoint: interactions go there instead
     /// of the gateway.
     endpoint: Option<String>,
-    /// Shards the bot identified with, besides shard 0 (whose session is
-    /// the fields above): id → (connection, last sequence number).
-    other_shards: HashMap<u64, (mpsc::UnboundedSender<Message>, u64)>,
     /// The shard count the bot identified with (1 until it says).
     shard_total: u64,
     /// What `GET /gateway/bot` recommends.
@@ -429,45 +435,35 @@ impl FakeDiscord {
         // Sharded: Discord sends a guild's events on shard (guild_id >> 22) % total.
         let total = self.with_state(|s| s.shard_total);
         let shard = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).map_or(0, |g| (g >> 22) % total);
-        if shard != 0 {
-            let tx = self
-                .wait_for(&format!("gateway shard {shard}"), |s| s.other_shards.get(&shard).map(|(tx, _)| tx.clone()))
-                .await;
-            let mut s = self.state.lock().unwrap();
-            if let Some((id, token)) = register {
-                register_interaction(&mut s, id, token, &d);
-            }
-            let seq = s.other_shards.get_mut(&shard).map(|(_, seq)| {
-                *seq += 1;
-                *seq
-            });
-            let frame = json!({"op": 0, "t": t, "s": seq, "d": d}).to_string();
-            let _ = tx.send(Message::Text(frame));
-            return;
-        }
-        let tx = self
-            .wait_for("a gateway session", |s| {
-                s.gateway.clone().filter(|_| s.events.iter().any(|e| matches!(e, Event::Identify(_))))
-            })
-            .await;
+        self.wait_for(&format!("a gateway connection of shard {shard}"), |s| {
+            s.sessions.get(&shard).and_then(|g| g.tx.as_ref()).map(|_| ())
+        })
+        .await;
         let mut s = self.state.lock().unwrap();
         if let Some((id, token)) = register {
             register_interaction(&mut s, id, token, &d);
         }
-        s.seq += 1;
-        let frame = json!({"op": 0, "t": t, "s": s.seq, "d": d}).to_string();
-        let seq = s.seq;
-        s.dispatched.push((seq, frame.clone()));
+        let session = s.sessions.get_mut(&shard).unwrap();
+        session.seq += 1;
+        let frame = json!({"op": 0, "t": t, "s": session.seq, "d": d}).to_string();
+        session.dispatched.push((session.seq, frame.clone()));
         // A send to a dead connection is lost, as on a real network: the bot
         // gets it back by resuming.
-        let _ = tx.send(Message::Text(frame));
+        if let Some(tx) = &session.tx {
+            let _ = tx.send(Message::Text(frame));
+        }
     }
 
     /// Drops the gateway connection without a close frame, as a network
     /// failure would; the bot must reconnect.
     pub fn drop_gateway(&self) {
+        self.drop_shard(0);
+    }
+
+    /// Drops shard `shard`'s connection, as [`Self::drop_gateway`] does.
+    pub fn drop_shard(&self, shard: u64) {
         let mut s = self.state.lock().unwrap();
-        if let Some(kill) = s.kill.take() {
+        if let Some(kill) = s.sessions.get_mut(&shard).and_then(|g| g.kill.take()) {
             let _ = kill.send(());
         }
     }
@@ -479,8 +475,54 @@ impl FakeDiscord {
 
     /// Drops the gateway connection and refuses new ones.
     pub fn break_gateway(&self) {
+        self.break_shard(0);
+    }
+
+    /// Drops shard `shard`'s connection and refuses new connections (those
+    /// of the other shards stay up).
+    pub fn break_shard(&self, shard: u64) {
         self.state.lock().unwrap().refuse_gateway = true;
-        self.drop_gateway();
+        self.drop_shard(shard);
+    }
+
+    /// Accepts gateway connections again.
+    pub fn heal_gateway(&self) {
+        self.state.lock().unwrap().refuse_gateway = false;
+    }
+
+    /// Sends `/incident` `d` on its guild's shard just as that shard's
+    /// connection breaks: the bot never reads it, and gets it back only by
+    /// resuming the session. Returns the interaction's id.
+    pub async fn lose_on_breaking_connection(&self, mut d: Value) -> u64 {
+        let total = self.with_state(|s| s.shard_total);
+        let shard = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).map_or(0, |g| (g >> 22) % total);
+        let id = self.snowflake();
+        d["id"] = json!(id.to_string());
+        let token = format!("itoken-{id}");
+        d["token"] = json!(token);
+        let mut s = self.state.lock().unwrap();
+        register_interaction(&mut s, id, token, &d);
+        let session = s.sessions.get_mut(&shard).expect("a session of the shard");
+        session.seq += 1;
+        let frame = json!({"op": 0, "t": "INTERACTION_CREATE", "s": session.seq, "d": d}).to_string();
+        session.dispatched.push((session.seq, frame));
+        if let Some(kill) = session.kill.take() {
+            let _ = kill.send(());
+        }
+        id
+    }
+
+    /// The `d` of each RESUME, in order.
+    pub fn resumes(&self) -> Vec<Value> {
+        self.with_state(|s| {
+            s.events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Resume(d) => Some(d.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
     }
 
     /// Gives the bot these permissions in the guild (and roles), instead of
@@ -508,7 +550,9 @@ impl FakeDiscord {
         s.interactions = HashMap::new();
         s.payloads = HashMap::new();
         s.messages = HashMap::new();
-        s.dispatched = Vec::new();
+        for g in s.sessions.values_mut() {
+            g.dispatched = Vec::new();
+        }
     }
 
     /// A message someone posted (see [`user_message`]), which the bot can
@@ -1339,64 +1383,50 @@ async fn gateway_session(
                     }
                 };
                 s.shard_total = total;
-                if shard != 0 {
-                    let ready = json!({"op": 0, "t": "READY", "s": 1, "d": {
-                        "v": 10,
-                        "user": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
-                        "guilds": [],
-                        "session_id": format!("session-{session}-shard-{shard}"),
-                        "resume_gateway_url": format!("ws://{addr}"),
-                        "application": {"id": APP_ID.to_string(), "flags": 0},
-                        "shard": [shard, total]
-                    }});
-                    let _ = tx.send(Message::Text(ready.to_string()));
-                    s.other_shards.insert(shard, (tx.clone(), 1));
-                    drop(s);
-                    changed.send_modify(|v| *v += 1);
-                    continue;
-                }
-                s.seq = 1;
-                s.dispatched.clear();
-                s.session_id = Some(format!("session-{session}"));
-                let ready = json!({"op": 0, "t": "READY", "s": s.seq, "d": {
+                // Shard 0's READY lists the test guild (unavailable); the others' none.
+                let (id, guilds) = if shard == 0 {
+                    (format!("session-{session}"), json!([{"id": GUILD_ID.to_string(), "unavailable": true}]))
+                } else {
+                    (format!("session-{session}-shard-{shard}"), json!([]))
+                };
+                let ready = json!({"op": 0, "t": "READY", "s": 1, "d": {
                     "v": 10,
                     "user": {"id": APP_ID.to_string(), "username": "incident-bot", "discriminator": "0", "bot": true, "avatar": null},
-                    "guilds": [{"id": GUILD_ID.to_string(), "unavailable": true}],
-                    "session_id": format!("session-{session}"),
+                    "guilds": guilds,
+                    "session_id": id,
                     "resume_gateway_url": format!("ws://{addr}"),
                     "application": {"id": APP_ID.to_string(), "flags": 0},
-                    "shard": [0, total]
+                    "shard": [shard, total]
                 }});
                 let _ = tx.send(Message::Text(ready.to_string()));
-                s.gateway = Some(tx.clone());
-                s.kill = Some(kill_tx_take(&mut kill_tx_slot));
+                let kill = Some(kill_tx_take(&mut kill_tx_slot));
+                s.sessions.insert(shard, Session { tx: Some(tx.clone()), kill, id, seq: 1, dispatched: Vec::new() });
                 drop(s);
                 changed.send_modify(|v| *v += 1);
             }
             Some(6) => {
                 let d = &frame["d"];
                 let mut s = state.lock().unwrap();
-                let valid = d["token"] == json!(format!("Bot {token}"))
-                    && s.session_id.as_deref().is_some_and(|id| d["session_id"] == id);
-                if !valid {
+                let shard = s.sessions.iter().find(|(_, g)| d["session_id"] == g.id.as_str()).map(|(n, _)| *n);
+                let (Some(shard), true) = (shard, d["token"] == json!(format!("Bot {token}"))) else {
                     // Unknown session: ask for a fresh IDENTIFY, as Discord does.
                     let _ = tx.send(Message::Text(json!({"op": 9, "d": false}).to_string()));
                     continue;
-                }
+                };
                 s.events.push(Event::Resume(d.clone()));
+                let g = s.sessions.get_mut(&shard).unwrap();
                 let from = d["seq"].as_u64().unwrap_or(0);
-                for (seq, frame) in &s.dispatched {
+                for (seq, frame) in &g.dispatched {
                     if *seq > from {
                         let _ = tx.send(Message::Text(frame.clone()));
                     }
                 }
-                s.seq += 1;
-                let resumed = json!({"op": 0, "t": "RESUMED", "s": s.seq, "d": {}}).to_string();
-                let seq = s.seq;
-                s.dispatched.push((seq, resumed.clone()));
+                g.seq += 1;
+                let resumed = json!({"op": 0, "t": "RESUMED", "s": g.seq, "d": {}}).to_string();
+                g.dispatched.push((g.seq, resumed.clone()));
                 let _ = tx.send(Message::Text(resumed));
-                s.gateway = Some(tx.clone());
-                s.kill = Some(kill_tx_take(&mut kill_tx_slot));
+                g.tx = Some(tx.clone());
+                g.kill = Some(kill_tx_take(&mut kill_tx_slot));
                 drop(s);
                 changed.send_modify(|v| *v += 1);
             }
@@ -1405,10 +1435,11 @@ async fn gateway_session(
     }
     writer.abort();
     let mut s = state.lock().unwrap();
-    if s.gateway.as_ref().is_some_and(|g| g.same_channel(&tx)) {
-        s.gateway = None;
+    for g in s.sessions.values_mut() {
+        if g.tx.as_ref().is_some_and(|c| c.same_channel(&tx)) {
+            g.tx = None;
+        }
     }
-    s.other_shards.retain(|_, (g, _)| !g.same_channel(&tx));
 }
 
 /// The kill switch of a session, handed to the state once it is live. A

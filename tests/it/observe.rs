@@ -7,7 +7,7 @@ use super::fake_incident_manager::Fault;
 use super::helpers::{TestConfig, opt, spawn_app_with};
 
 /// `GET path` on `port`: (status, body).
-async fn get(port: u16, path: &str) -> (u16, String) {
+pub(crate) async fn get(port: u16, path: &str) -> (u16, String) {
     let mut stream = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     stream
         .write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").as_bytes())
@@ -22,7 +22,7 @@ async fn get(port: u16, path: &str) -> (u16, String) {
 
 /// Polls `/healthz` until it answers `status` (bounded by [`super::WAIT`]);
 /// returns the body.
-async fn wait_health(port: u16, status: u16) -> String {
+pub(crate) async fn wait_health(port: u16, status: u16) -> String {
     let deadline = tokio::time::Instant::now() + super::WAIT;
     loop {
         let (got, body) = get(port, "/healthz").await;
@@ -35,7 +35,7 @@ async fn wait_health(port: u16, status: u16) -> String {
 }
 
 /// Polls `/metrics` until `series` reaches `value`; returns the exposition.
-async fn wait_metric(port: u16, series: &str, value: f64) -> String {
+pub(crate) async fn wait_metric(port: u16, series: &str, value: f64) -> String {
     let deadline = tokio::time::Instant::now() + super::WAIT;
     loop {
         let (status, m) = get(port, "/metrics").await;
@@ -49,7 +49,7 @@ async fn wait_metric(port: u16, series: &str, value: f64) -> String {
 }
 
 /// The value of the sample `name{labels}` in a Prometheus text exposition.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
+pub(crate) fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.split(' ').next()?.parse().ok())
 }
 

@@ -69,6 +69,67 @@ async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once(
     app.stop().await;
 }
 
+/// One shard's connection breaks: it resumes its own session and gets what
+/// was sent as it broke, while the other shard's session goes on untouched.
+/// Then a shard that cannot reconnect at all: `/healthz` says how many are
+/// connected while the other shard keeps serving, and once Discord takes
+/// connections again the shard is started anew and the bot is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_shard_resumes_alone_and_healthz_counts_the_shards() {
+    use super::observe::{get, sample, wait_health, wait_metric};
+    let app = spawn_app_with(TestConfig {
+        guild_ids: vec![GUILD_ID, OTHER_GUILD],
+        shards: Some("{ total = 2, ids = [0, 1] }"),
+        health: true,
+        ..TestConfig::default()
+    })
+    .await;
+    let health = app.health_port.unwrap();
+    assert_eq!(wait_health(health, 200).await, "ok\n");
+
+    // Shard 1 (GUILD_ID's) loses a `/incident` with its connection.
+    let mut lost =
+        super::fake_discord::incident_command(json!([opt("plan", "payments"), opt("title", "Sent as it broke")]));
+    lost["guild_id"] = json!(GUILD_ID.to_string());
+    let id = app.discord.lose_on_breaking_connection(lost).await;
+    let edit = app.discord.wait_edit(id, 1).await;
+    assert_eq!(embed(&edit)["title"], "🚨 Sent as it broke", "{edit}");
+    let resumes = app.discord.resumes();
+    assert_eq!(resumes.len(), 1, "{resumes:#?}");
+    assert!(resumes[0]["session_id"].as_str().unwrap().ends_with("-shard-1"), "{resumes:#?}");
+    assert_eq!(app.discord.identified_shards().len(), 2, "resumed, not identified again");
+    // Shard 0 never noticed.
+    assert_eq!(embed(&declare_in(&app, OTHER_GUILD, "Shard 0 meanwhile").await)["title"], "🚨 Shard 0 meanwhile");
+    let m = wait_metric(health, "incident_bot_gateway_reconnects_total", 1.0).await;
+    assert_eq!(sample(&m, "incident_bot_ready"), Some(1.0), "{m}");
+
+    // Shard 1 cannot reconnect: not ready, and /healthz says how far.
+    // (Each wait for /healthz follows the event it reflects, so that it
+    // polls briefly.)
+    app.discord.break_shard(1);
+    app.discord.wait_refused_reconnects(1).await;
+    assert_eq!(wait_health(health, 503).await, "1 of this process's 2 gateway shards are connected\n");
+    assert_eq!(embed(&declare_in(&app, OTHER_GUILD, "Shard 0 still").await)["title"], "🚨 Shard 0 still");
+    assert_eq!(sample(&get(health, "/metrics").await.1, "incident_bot_ready"), Some(0.0));
+
+    // Discord is back: serenity starts shard 1 again (a new IDENTIFY, its
+    // resume having failed), and the bot is ready.
+    app.discord.heal_gateway();
+    app.discord
+        .wait_for("shard 1 identified again", |s| {
+            (s.events.iter().filter(|e| matches!(e, Event::Identify(_))).count() == 3).then_some(())
+        })
+        .await;
+    assert_eq!(wait_health(health, 200).await, "ok\n");
+    let shards = app.discord.identified_shards();
+    assert_eq!(shards.len(), 3, "{shards:?}");
+    assert_eq!(shards[2], Some(json!([1, 2])));
+    assert_eq!(embed(&declare_in(&app, GUILD_ID, "Shard 1 again").await)["title"], "🚨 Shard 1 again");
+    assert_eq!(app.aws.requests("StartIncident").len(), 4);
+    assert!(app.discord.rejected().is_empty(), "{:#?}", app.discord.rejected());
+    app.stop().await;
+}
+
 /// A process running only shard 1 of 2 (another runs shard 0): it connects
 /// that shard alone, serves its guilds, and leaves registration to the
 /// process with shard 0.
