@@ -28,6 +28,7 @@ use tracing::{error, info, warn};
 
 use crate::backend::IncidentBackend;
 use crate::backend::metered::Metered;
+use crate::backend::offload::OwnThread;
 use crate::backend::sdk::SdkBackend;
 use crate::bot::Bot;
 use crate::config::{Config, InteractionsSettings};
@@ -83,6 +84,8 @@ pub enum AppError {
          (Discord POSTs interactions to it), or run a build with the gateway"
     )]
     NoGateway,
+    #[error("cannot start the thread AWS is called on: {0}")]
+    AwsThread(std::io::Error),
 }
 
 impl AppError {
@@ -100,7 +103,7 @@ impl AppError {
             | Self::NoGateway
             | Self::LambdaSetting(_)
             | Self::TokenSecret(_) => 2,
-            Self::Discord(_) | Self::LambdaRuntime(_) => 1,
+            Self::Discord(_) | Self::LambdaRuntime(_) | Self::AwsThread(_) => 1,
         }
     }
 }
@@ -145,6 +148,12 @@ pub async fn run_with_health(
         return Err(AppError::NoGateway);
     }
     let endpoint = aws.endpoint();
+    if aws.region().is_none() {
+        return Err(AppError::NoRegion);
+    }
+    // The calls to Incident Manager run on a thread of their own, so that
+    // none of their work delays a first answer (backend::offload).
+    let aws = OwnThread::start(aws).map_err(AppError::AwsThread)?;
     let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
     let Some(region) = backend.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
     check_credentials(sdk).await?;

@@ -5,6 +5,7 @@
 //! |---|---|
 //! | [`sdk::SdkBackend`] | the bot and the CLI: AWS Systems Manager Incident Manager through the official SDK |
 //! | [`metered::Metered`] | a wrapper that records each call's latency and result in the metrics |
+//! | [`offload::OwnThread`] | a wrapper that runs each call on a thread of its own, away from the first answers (`run`) |
 //! | [`memory::InMemoryBackend`] | unit tests of the flows: incidents kept in memory, faults on demand |
 //!
 //! Every failure is an [`AwsError`]: the operation that failed and what kind
@@ -15,6 +16,7 @@
 pub mod http;
 pub mod memory;
 pub mod metered;
+pub mod offload;
 pub mod sdk;
 
 use std::time::SystemTime;
