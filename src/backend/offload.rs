@@ -122,9 +122,10 @@ impl<B: IncidentBackend> IncidentBackend for OwnThread<B> {
         token: &ClientToken,
     ) -> Result<(), AwsError> {
         let (incident, item, token) = (incident.clone(), item.clone(), token.clone());
-        self.on_thread(Operation::UpdateRelatedItems, |b| async move {
-            b.add_related_item(&incident, &item, &token).await
-        })
+        self.on_thread(
+            Operation::UpdateRelatedItems,
+            |b| async move { b.add_related_item(&incident, &item, &token).await },
+        )
         .await
     }
 
@@ -149,9 +150,10 @@ impl<B: IncidentBackend> IncidentBackend for OwnThread<B> {
         token: &ClientToken,
     ) -> Result<(), AwsError> {
         let (incident, change, token) = (incident.clone(), change.clone(), token.clone());
-        self.on_thread(Operation::UpdateIncidentRecord, |b| async move {
-            b.update_record(&incident, &change, &token).await
-        })
+        self.on_thread(
+            Operation::UpdateIncidentRecord,
+            |b| async move { b.update_record(&incident, &change, &token).await },
+        )
         .await
     }
 
@@ -166,10 +168,8 @@ impl<B: IncidentBackend> IncidentBackend for OwnThread<B> {
         after: SystemTime,
     ) -> Result<Vec<EventSummary>, AwsError> {
         let incident = incident.clone();
-        self.on_thread(Operation::ListTimelineEvents, |b| async move {
-            b.list_timeline_events(&incident, after).await
-        })
-        .await
+        self.on_thread(Operation::ListTimelineEvents, |b| async move { b.list_timeline_events(&incident, after).await })
+            .await
     }
 
     async fn get_timeline_event(&self, incident: &IncidentArn, id: &str) -> Result<TimelineEvent, AwsError> {
@@ -245,7 +245,11 @@ mod tests {
             self.threads.here();
             self.memory.get_incident(i).await
         }
-        async fn list_timeline_events(&self, i: &IncidentArn, after: SystemTime) -> Result<Vec<EventSummary>, AwsError> {
+        async fn list_timeline_events(
+            &self,
+            i: &IncidentArn,
+            after: SystemTime,
+        ) -> Result<Vec<EventSummary>, AwsError> {
             self.threads.here();
             self.memory.list_timeline_events(i, after).await
         }
@@ -263,7 +267,8 @@ mod tests {
         use crate::domain::{DeclareInput, IncidentSource, Origin, PlanCatalog, ResponsePlanArn};
         let arn = ResponsePlanArn::parse(&InMemoryBackend::plan_arn("Payments")).unwrap();
         let plans = PlanCatalog::new(std::collections::BTreeMap::from([("payments".to_owned(), arn)]), None).unwrap();
-        let input = DeclareInput { plan: Some("payments".into()), impact: Some(2), title: Some(title.into()), links: None };
+        let input =
+            DeclareInput { plan: Some("payments".into()), impact: Some(2), title: Some(title.into()), links: None };
         let origin = Origin {
             interaction_id: 1 << 40,
             guild_id: Some(1),
