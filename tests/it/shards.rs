@@ -36,9 +36,9 @@ fn registrations(app: &TestApp) -> Vec<Option<u64>> {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once() {
-    assert_eq!((shard_of(GUILD_ID, 2), shard_of(OTHER_GUILD, 2)), (1, 0));
+/// A bot running shards 0 and 1 of 2, serving both guilds, with `/healthz`
+/// and `/metrics` on the returned port.
+async fn both_shards() -> (TestApp, u16) {
     let app = spawn_app_with(TestConfig {
         guild_ids: vec![GUILD_ID, OTHER_GUILD],
         shards: Some("{ total = 2, ids = [0, 1] }"),
@@ -47,6 +47,13 @@ async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once(
     })
     .await;
     let health = app.health_port.unwrap();
+    (app, health)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once() {
+    assert_eq!((shard_of(GUILD_ID, 2), shard_of(OTHER_GUILD, 2)), (1, 0));
+    let (app, health) = both_shards().await;
     // Ready (as /healthz says) means both shards identified, not the first.
     let mut shards = app.discord.identified_shards();
     shards.sort_by_key(|s| s.as_ref().map(ToString::to_string));
@@ -77,14 +84,7 @@ async fn two_shards_serve_their_own_guilds_and_the_commands_are_registered_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_broken_shard_resumes_alone_and_healthz_counts_the_shards() {
     use super::observe::{get, sample, wait_health, wait_metric};
-    let app = spawn_app_with(TestConfig {
-        guild_ids: vec![GUILD_ID, OTHER_GUILD],
-        shards: Some("{ total = 2, ids = [0, 1] }"),
-        health: true,
-        ..TestConfig::default()
-    })
-    .await;
-    let health = app.health_port.unwrap();
+    let (app, health) = both_shards().await;
     assert_eq!(wait_health(health, 200).await, "ok\n");
 
     // Shard 1 (GUILD_ID's) loses a `/incident` with its connection.
