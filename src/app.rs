@@ -84,7 +84,10 @@ pub enum AppError {
          (Discord POSTs interactions to it), or run a build with the gateway"
     )]
     NoGateway,
-    #[error("cannot start the thread AWS is called on: {0}")]
+    #[error(
+        "cannot start the thread the calls to Incident Manager run on ({0}): the system refused a new thread; \
+         raise the process or container limit on threads (ulimit -u, pids.max) or free memory"
+    )]
     AwsThread(std::io::Error),
 }
 
@@ -148,14 +151,11 @@ pub async fn run_with_health(
         return Err(AppError::NoGateway);
     }
     let endpoint = aws.endpoint();
-    if aws.region().is_none() {
-        return Err(AppError::NoRegion);
-    }
+    let Some(region) = aws.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
     // The calls to Incident Manager run on a thread of their own, so that
     // none of their work delays a first answer (backend::offload).
     let aws = OwnThread::start(aws).map_err(AppError::AwsThread)?;
     let backend: Arc<dyn IncidentBackend> = Arc::new(Metered::new(aws, metrics.clone()));
-    let Some(region) = backend.region().map(str::to_owned) else { return Err(AppError::NoRegion) };
     check_credentials(sdk).await?;
     let stores = open_store(&config, sdk).await?;
     // The interactions endpoint's port, taken before anything talks to

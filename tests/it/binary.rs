@@ -4,7 +4,6 @@
 
 use std::path::PathBuf;
 use std::process::Stdio;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use serde_json::{Value, json};
 use tokio::process::Command;
@@ -77,12 +76,7 @@ impl Log {
 }
 
 pub(crate) fn temp_file(contents: &str) -> PathBuf {
-    static N: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "incident-bot-test-{}-{}.toml",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let path = std::env::temp_dir().join(super::helpers::unique("incident-bot-test") + ".toml");
     std::fs::write(&path, contents).unwrap();
     path
 }

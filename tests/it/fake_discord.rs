@@ -361,11 +361,23 @@ impl FakeDiscord {
         self.post_interaction(url.to_owned(), id, d);
     }
 
-    async fn dispatch_to(&self, mut d: Value, endpoint: Option<String>) -> u64 {
+    /// Gives interaction `d` its id (unless it has one) and its token.
+    fn stamp(&self, d: &mut Value) -> (u64, String) {
         let id = d["id"].as_str().map_or_else(|| self.snowflake(), |s| s.parse().unwrap());
         d["id"] = json!(id.to_string());
         let token = format!("itoken-{id}");
         d["token"] = json!(token);
+        (id, token)
+    }
+
+    /// The shard Discord sends `d`'s events on: `(guild_id >> 22) % total`.
+    fn shard_of(&self, d: &Value) -> u64 {
+        let total = self.with_state(|s| s.shard_total);
+        d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).map_or(0, |g| (g >> 22) % total)
+    }
+
+    async fn dispatch_to(&self, mut d: Value, endpoint: Option<String>) -> u64 {
+        let (id, token) = self.stamp(&mut d);
         match endpoint {
             Some(url) => {
                 register_interaction(&mut self.state.lock().unwrap(), id, token, &d);
@@ -432,9 +444,7 @@ impl FakeDiscord {
     }
 
     async fn send_dispatch_registering(&self, t: &str, d: Value, register: Option<(u64, String)>) {
-        // Sharded: Discord sends a guild's events on shard (guild_id >> 22) % total.
-        let total = self.with_state(|s| s.shard_total);
-        let shard = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).map_or(0, |g| (g >> 22) % total);
+        let shard = self.shard_of(&d);
         self.wait_for(&format!("a gateway connection of shard {shard}"), |s| {
             s.sessions.get(&shard).and_then(|g| g.tx.as_ref()).map(|_| ())
         })
@@ -494,12 +504,8 @@ impl FakeDiscord {
     /// connection breaks: the bot never reads it, and gets it back only by
     /// resuming the session. Returns the interaction's id.
     pub async fn lose_on_breaking_connection(&self, mut d: Value) -> u64 {
-        let total = self.with_state(|s| s.shard_total);
-        let shard = d["guild_id"].as_str().and_then(|g| g.parse::<u64>().ok()).map_or(0, |g| (g >> 22) % total);
-        let id = self.snowflake();
-        d["id"] = json!(id.to_string());
-        let token = format!("itoken-{id}");
-        d["token"] = json!(token);
+        let shard = self.shard_of(&d);
+        let (id, token) = self.stamp(&mut d);
         let mut s = self.state.lock().unwrap();
         register_interaction(&mut s, id, token, &d);
         let session = s.sessions.get_mut(&shard).expect("a session of the shard");

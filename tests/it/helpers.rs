@@ -212,13 +212,7 @@ pub async fn spawn_app_with(c: TestConfig) -> TestApp {
 /// registered its commands (again).
 /// A database file of its own.
 pub fn fresh_store() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU32, Ordering};
-    static N: AtomicU32 = AtomicU32::new(0);
-    let path = std::env::temp_dir().join(format!(
-        "incident-bot-it-{}-{}.db",
-        std::process::id(),
-        N.fetch_add(1, Ordering::Relaxed)
-    ));
+    let path = std::env::temp_dir().join(unique("incident-bot-it") + ".db");
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
