@@ -64,7 +64,11 @@
 //! those after the other's), LOADGEN_SMAPS=1 (each idle endpoint's resident
 //! memory per mapping), LOADGEN_PERF=FILE (`perf record` the bot during the
 //! probes, into FILE.0, FILE.1), LOADGEN_HTTP_BINARY (use that build as the
-//! HTTP-only one, e.g. one with symbols); LOADGEN_BOT_ENV applies to it too.
+//! HTTP-only one, e.g. one with symbols); LOADGEN_BOT_ENV applies to it too;
+//! LOADGEN_HTTP_FLOOR (use that build of examples/http_floor.rs, e.g. one
+//! with symbols), LOADGEN_WRAP_FLOOR=1 (run the HTTP floor under
+//! LOADGEN_BOT_WRAPPER too, and stop it with SIGTERM so that a profiler
+//! writes its output: how instructions per request compare, with callgrind).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../tests/it/fake_discord.rs"]
@@ -434,6 +438,7 @@ async fn start_endpoint(
     let config = bot_config(discord, aws, dir, "config-http.toml", 0, &endpoint);
     let mut cmd = match bot {
         Bot::IncidentBot => bot_command(program, &["run", "--config", config.to_str().unwrap()]),
+        Bot::Floor if std::env::var_os("LOADGEN_WRAP_FLOOR").is_some() => bot_command(program, &[]),
         Bot::Floor => tokio::process::Command::new(program),
     };
     cmd.env_clear()
@@ -494,7 +499,16 @@ async fn http_bench(
     std::fs::create_dir_all(&dir).unwrap();
     let mut bot = start_endpoint(Bot::IncidentBot, binary, &discord, &aws, &dir).await;
     let mut base = match floor {
-        Some(f) => Some(start_endpoint(Bot::Floor, &f.with_file_name("http_floor"), &discord, &aws, &dir).await),
+        Some(f) => Some(
+            start_endpoint(
+                Bot::Floor,
+                &std::env::var_os("LOADGEN_HTTP_FLOOR").map_or_else(|| f.with_file_name("http_floor"), Into::into),
+                &discord,
+                &aws,
+                &dir,
+            )
+            .await,
+        ),
         None => None,
     };
 
@@ -568,6 +582,9 @@ async fn http_bench(
     }
     stop(&mut bot.child).await;
     if let Some(b) = base.as_mut() {
+        if std::env::var_os("LOADGEN_WRAP_FLOOR").is_some() {
+            stop(&mut b.child).await;
+        }
         let _ = b.child.kill().await;
     }
     (bot.report, base.map(|b| b.report).unwrap_or_default())
