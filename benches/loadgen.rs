@@ -68,7 +68,9 @@
 //! LOADGEN_HTTP_FLOOR (use that build of examples/http_floor.rs, e.g. one
 //! with symbols), LOADGEN_WRAP_FLOOR=1 (run the HTTP floor under
 //! LOADGEN_BOT_WRAPPER too, and stop it with SIGTERM so that a profiler
-//! writes its output: how instructions per request compare, with callgrind).
+//! writes its output; with callgrind, the counts of both are zeroed before
+//! the probes and written out after them, as a part of their own: the
+//! instructions each spends on the probes alone).
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 #[path = "../tests/it/fake_discord.rs"]
@@ -538,6 +540,18 @@ async fn http_bench(
     if perf.is_some() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    // With LOADGEN_WRAP_FLOOR and callgrind around both: their counts are
+    // zeroed now and written out after the probes (a part of their own),
+    // so that part holds the probes alone.
+    let callgrind = |what: &str, e: &Endpoint| {
+        if std::env::var_os("LOADGEN_WRAP_FLOOR").is_some() && bot_wrapper().is_some_and(|w| w.contains("callgrind")) {
+            let pid = e.child.id().unwrap().to_string();
+            let _ = std::process::Command::new("callgrind_control").args([what, &pid]).stdout(Stdio::null()).status();
+        }
+    };
+    for e in std::iter::once(&bot).chain(base.as_ref()) {
+        callgrind("-z", e);
+    }
     for i in 0..probe.probes {
         let mut turn: Vec<&mut Endpoint> = vec![&mut bot];
         if let Some(b) = base.as_mut() {
@@ -550,6 +564,9 @@ async fn http_bench(
             let id = discord.dispatch_interaction_to(declaration("Probe"), &e.url).await;
             e.report.probe.push(discord.wait_callback(id).await.1);
         }
+    }
+    for e in std::iter::once(&bot).chain(base.as_ref()) {
+        callgrind("-d", e);
     }
     if let Some(p) = perf {
         let _ = std::process::Command::new("kill").args(["-INT", &p.id().to_string()]).status();
