@@ -27,6 +27,23 @@ use crate::observe::Metrics;
 use crate::services::{Services, Settings};
 use crate::shutdown::Shutdown;
 
+/// A declaration of `input` (its plan named `payments`, the in-memory
+/// backend's `Payments` plan), typed by alice in #ops.
+pub fn declaration(input: &crate::domain::DeclareInput) -> crate::domain::Declaration {
+    use crate::domain::{Declaration, IncidentSource, Origin, PlanCatalog, ResponsePlanArn};
+    let arn = ResponsePlanArn::parse(&InMemoryBackend::plan_arn("Payments")).unwrap();
+    let plans = PlanCatalog::new(std::collections::BTreeMap::from([("payments".to_owned(), arn)]), None).unwrap();
+    let origin = Origin {
+        interaction_id: 1 << 40,
+        guild_id: Some(1),
+        channel_id: 2,
+        channel_name: Some("ops".into()),
+        user_id: 3,
+        user_name: "alice".into(),
+    };
+    Declaration::build(input, &plans, &IncidentSource::default(), origin).unwrap()
+}
+
 pub const GUILD: u64 = 900_000_000_000_000_100;
 pub const CHANNEL: u64 = 900_000_000_000_000_200;
 pub const USER: u64 = 900_000_000_000_000_400;

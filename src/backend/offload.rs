@@ -264,20 +264,12 @@ mod tests {
     }
 
     fn declaration(title: &str) -> Declaration {
-        use crate::domain::{DeclareInput, IncidentSource, Origin, PlanCatalog, ResponsePlanArn};
-        let arn = ResponsePlanArn::parse(&InMemoryBackend::plan_arn("Payments")).unwrap();
-        let plans = PlanCatalog::new(std::collections::BTreeMap::from([("payments".to_owned(), arn)]), None).unwrap();
-        let input =
-            DeclareInput { plan: Some("payments".into()), impact: Some(2), title: Some(title.into()), links: None };
-        let origin = Origin {
-            interaction_id: 1 << 40,
-            guild_id: Some(1),
-            channel_id: 2,
-            channel_name: Some("ops".into()),
-            user_id: 3,
-            user_name: "alice".into(),
-        };
-        Declaration::build(&input, &plans, &IncidentSource::default(), origin).unwrap()
+        crate::testing::declaration(&crate::domain::DeclareInput {
+            plan: Some("payments".into()),
+            impact: Some(2),
+            title: Some(title.into()),
+            links: None,
+        })
     }
 
     #[tokio::test]

@@ -249,30 +249,17 @@ fn colour_for(impact: Option<u8>) -> Colour {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
     use super::*;
     use crate::discord::confirmation::Confirmation;
-    use crate::domain::{DeclareInput, IncidentSource, Origin, PlanCatalog, ResponsePlanArn};
+    use crate::domain::DeclareInput;
 
     fn declaration(title: Option<&str>, impact: Option<i64>) -> Declaration {
-        let arn = ResponsePlanArn::parse("arn:aws:ssm-incidents::111122223333:response-plan/Payments").unwrap();
-        let plans = PlanCatalog::new(BTreeMap::from([("payments".to_owned(), arn)]), None).unwrap();
-        let input = DeclareInput {
+        crate::testing::declaration(&DeclareInput {
             plan: Some("payments".into()),
             impact,
             title: title.map(str::to_owned),
             links: Some("https://example.com/a [Runbook](https://wiki.example.com/r)".into()),
-        };
-        let origin = Origin {
-            interaction_id: 1 << 40,
-            guild_id: Some(1),
-            channel_id: 2,
-            channel_name: Some("ops".into()),
-            user_id: 3,
-            user_name: "alice".into(),
-        };
-        Declaration::build(&input, &plans, &IncidentSource::default(), origin).unwrap()
+        })
     }
 
     /// What Discord hands back: the embed as sent, read as a message's embed.
