@@ -19,6 +19,7 @@ use crate::discord::interaction::{caller, origin};
 use crate::discord::responder::{FirstAnswer, Reply, Responder};
 use crate::domain::access::Caller;
 use crate::domain::incident::{now_unix, recent_of_plan};
+use crate::domain::plans::PlanError;
 use crate::domain::text::MAX_TITLE_LEN;
 use crate::domain::{Declaration, DeclareInput, Impact, IncidentSummary, Origin};
 use crate::messages;
@@ -117,9 +118,12 @@ async fn admit(svc: &Services, req: Request, r: &Responder) -> Option<Declaratio
         Ok(()) => {
             let mut input = req.input;
             // A listed plan's name (what autocomplete sends for over-long
-            // ARNs) stands for its ARN.
+            // ARNs) stands for its ARN. Only a name that is no alias is
+            // looked up there: the list is copied for it.
             let plans = &svc.settings.incident.plans;
-            if let Ok(p) = plans.resolve_listed(input.plan.as_deref(), &svc.plans.snapshot()) {
+            if matches!(plans.resolve(input.plan.as_deref()), Err(PlanError::UnknownAlias { .. }))
+                && let Ok(p) = plans.resolve_listed(input.plan.as_deref(), &svc.plans.snapshot())
+            {
                 input.plan = Some(p.arn.as_str().to_owned());
             }
             #[cfg(feature = "fault-injection")]
@@ -147,10 +151,14 @@ async fn admit(svc: &Services, req: Request, r: &Responder) -> Option<Declaratio
 }
 
 /// Handles one `/incident`.
-pub async fn run(svc: &Services, req: Request, r: &Responder) {
-    let Some(declaration) = admit(svc, req, r).await else { return };
+pub async fn run(svc: &Services, req: Box<Request>, r: &Responder) {
+    // What runs before the acknowledgement is boxed, and so is everything
+    // awaited after it but StartIncident: this future then holds little
+    // more than the declaration while it waits for its permit (a burst
+    // queues there), instead of room for the largest step.
+    let Some(declaration) = Box::pin(admit(svc, *req, r)).await else { return };
     // Acknowledge first: StartIncident may take longer than Discord's 3 s.
-    if let Err(e) = r.answer(FirstAnswer::Defer { private: false }).await {
+    if let Err(e) = Box::pin(r.answer(FirstAnswer::Defer { private: false })).await {
         error!(error = %e, "could not acknowledge the interaction; nothing was declared");
         svc.metrics.declaration("not_acknowledged", "");
         return;

@@ -20,6 +20,7 @@ mod tests;
 pub mod timeline;
 pub mod update;
 
+use futures_util::future::BoxFuture;
 use serenity::all::{CreateCommand, Interaction, InteractionContext, Permissions};
 use tracing::{Span, info_span};
 
@@ -135,16 +136,18 @@ impl Route {
         }
     }
 
-    /// Handles the interaction to the end.
-    pub async fn run(self, svc: &Services, r: &Responder) {
+    /// Handles the interaction to the end: the family's future, boxed, so
+    /// that the task holds the one that runs and not room for the largest
+    /// (a declaration may wait long for its permit to AWS, in a burst).
+    pub fn run<'a>(self, svc: &'a Services, r: &'a Responder) -> BoxFuture<'a, ()> {
         match self {
-            Self::Declare(req) => Box::pin(incident::run(svc, *req, r)).await,
-            Self::PlanChoices(req) => incident::choices(svc, &req, r).await,
-            Self::Update(req) => Box::pin(update::run(svc, *req, r)).await,
-            Self::IncidentChoices(req) => update::choices(svc, &req, r).await,
-            Self::ToTimeline(req) => Box::pin(timeline::run(svc, *req, r)).await,
-            Self::Button(req) => Box::pin(buttons::run(svc, *req, r)).await,
-            Self::Dialog(req) => Box::pin(dialogs::run(svc, *req, r)).await,
+            Self::Declare(req) => Box::pin(incident::run(svc, req, r)),
+            Self::PlanChoices(req) => Box::pin(async move { incident::choices(svc, &req, r).await }),
+            Self::Update(req) => Box::pin(update::run(svc, *req, r)),
+            Self::IncidentChoices(req) => Box::pin(async move { update::choices(svc, &req, r).await }),
+            Self::ToTimeline(req) => Box::pin(timeline::run(svc, *req, r)),
+            Self::Button(req) => Box::pin(buttons::run(svc, *req, r)),
+            Self::Dialog(req) => Box::pin(dialogs::run(svc, *req, r)),
         }
     }
 }
