@@ -32,7 +32,7 @@
 //!
 //! Then the HTTP interactions mode, in a fresh process and beside a bare
 //! hyper floor (`examples/http_floor.rs`) in another: process start to the
-//! first signed PING answered, idle RSS, and the ack latency of 1000 probes
+//! first signed PING answered, idle RSS, and the ack latency of 5000 probes
 //! sent one at a time while 200 declarations wait 15 s on Incident Manager
 //! (from when all 200 have reached it). The probes go to the bot and to the
 //! floor in turn, so that both are measured at the same moments of a
@@ -49,7 +49,7 @@
 //! posted to the fake Runtime API, for a PING and for a declaration, and to
 //! the declaration's outcome): benches/loadgen/lambda.rs.
 //!
-//! Knobs: LOADGEN_LAMBDA=10 (cold starts; 0 skips it), LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_HTTP_PROBES=1000 (probes to each endpoint), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
+//! Knobs: LOADGEN_LAMBDA=10 (cold starts; 0 skips it), LOADGEN_REPLICAS=1000 (N; 0 skips it), LOADGEN_REPLICAS_RATE=25 (a second), LOADGEN_HTTP=0 (skip the HTTP mode), LOADGEN_HTTP_PROBES=5000 (probes to each endpoint), LOADGEN_SCENARIOS="1@0,100@0,200@200,1000@200" (N@delay_ms),
 //! LOADGEN_MIRROR="50x5" (INCIDENTSxEVENTS_PER_SECOND; 0 skips it),
 //! LOADGEN_MIRROR_INTERVAL=15 (its `[sync] interval_secs`),
 //! LOADGEN_SOAK="10x1000" (ROUNDSxN; 0 skips the soak), LOADGEN_QUIET_SECS=90,
@@ -59,9 +59,10 @@
 //! `heaptrack`), LOADGEN_BOT_ENV (`K=V …` for incident-bot, e.g. allocator
 //! tunables), LOADGEN_EXTRA_CONFIG (TOML appended to incident-bot's config, after its
 //! `[limits]` table: for experiments such as `max_concurrent_declarations`).
-//! For the HTTP mode: LOADGEN_PROBE_DUMP=1 (print the slowest probes of
-//! each endpoint, and the probes right after the endpoint's own apart from
-//! those after the other's), LOADGEN_SMAPS=1 (each idle endpoint's resident
+//! For the HTTP mode: LOADGEN_PROBE_DUMP=1 (print, per probe, each
+//! endpoint's time on a CPU and in the kernel, its time waiting for a CPU
+//! and its page faults; the slowest probes of each endpoint, and the probes
+//! right after the endpoint's own apart from those after the other's), LOADGEN_SMAPS=1 (each idle endpoint's resident
 //! memory per mapping), LOADGEN_PERF=FILE (`perf record` the bot during the
 //! probes, into FILE.0, FILE.1), LOADGEN_HTTP_BINARY (use that build as the
 //! HTTP-only one, e.g. one with symbols); LOADGEN_BOT_ENV applies to it too;
@@ -223,6 +224,30 @@ fn smaps_summary(pid: u32, what: &str) {
     let mut v: Vec<_> = by.into_iter().filter(|(_, kb)| *kb > 0).collect();
     v.sort_by_key(|(_, kb)| std::cmp::Reverse(*kb));
     eprintln!("resident kB per mapping of {what}: {v:?}");
+}
+
+/// What a process has spent so far, summed over its threads: time on a CPU
+/// and time waiting for one (ns, `/proc/PID/task/*/schedstat`), minor page
+/// faults, and of the time on a CPU the part in the kernel (ns, from clock
+/// ticks; `/proc/PID/stat`). Read around the probes (LOADGEN_PROBE_DUMP=1),
+/// it says where an endpoint's time per probe went beyond the instructions
+/// it ran.
+fn spent(pid: u32) -> [u64; 4] {
+    let mut total = [0u64; 4];
+    for task in std::fs::read_dir(format!("/proc/{pid}/task")).into_iter().flatten().flatten() {
+        let sched = std::fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+        let mut f = sched.split_whitespace().map(|v| v.parse::<u64>().unwrap_or(0));
+        total[0] += f.next().unwrap_or(0);
+        total[1] += f.next().unwrap_or(0);
+    }
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command's closing parenthesis; minflt is field 10.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let field = |i: usize| after.split_whitespace().nth(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    total[2] = field(7);
+    // stime, in clock ticks (100 a second on Linux).
+    total[3] = field(12) * 10_000_000;
+    total
 }
 
 /// Resets the process's peak RSS (VmHWM) to its current RSS, so the next
@@ -552,6 +577,8 @@ async fn http_bench(
     for e in std::iter::once(&bot).chain(base.as_ref()) {
         callgrind("-z", e);
     }
+    let spent_before: Vec<[u64; 4]> =
+        std::iter::once(&bot).chain(base.as_ref()).map(|e| spent(e.child.id().unwrap_or(0))).collect();
     for i in 0..probe.probes {
         let mut turn: Vec<&mut Endpoint> = vec![&mut bot];
         if let Some(b) = base.as_mut() {
@@ -565,6 +592,8 @@ async fn http_bench(
             e.report.probe.push(discord.wait_callback(id).await.1);
         }
     }
+    let spent_after: Vec<[u64; 4]> =
+        std::iter::once(&bot).chain(base.as_ref()).map(|e| spent(e.child.id().unwrap_or(0))).collect();
     for e in std::iter::once(&bot).chain(base.as_ref()) {
         callgrind("-d", e);
     }
@@ -574,6 +603,17 @@ async fn http_bench(
     }
     bot.report.held_at_end = discord.with_state(|s| held.iter().filter(|b| s.edits(**b).is_empty()).count());
     if std::env::var_os("LOADGEN_PROBE_DUMP").is_some() {
+        let n = probe.probes.max(1) as f64;
+        for ((e, b), a) in std::iter::once(&bot).chain(base.as_ref()).zip(&spent_before).zip(&spent_after) {
+            eprintln!(
+                "per probe, {}: on a CPU {:.1} µs (in the kernel {:.1}), waiting for one {:.1} µs, minor page faults {:.2}",
+                e.url,
+                a[0].saturating_sub(b[0]) as f64 / n / 1000.0,
+                a[3].saturating_sub(b[3]) as f64 / n / 1000.0,
+                a[1].saturating_sub(b[1]) as f64 / n / 1000.0,
+                a[2].saturating_sub(b[2]) as f64 / n
+            );
+        }
         for (first_on_even, e) in std::iter::once((true, &bot)).chain(base.as_ref().map(|b| (false, b))) {
             let mut v: Vec<(usize, Duration)> = e.report.probe.iter().copied().enumerate().collect();
             v.sort_by_key(|x| std::cmp::Reverse(x.1));
@@ -1221,10 +1261,12 @@ fn main() {
         per_second: e.trim().parse().expect("LOADGEN_MIRROR=INCIDENTSxPER_SECOND"),
         interval_secs: std::env::var("LOADGEN_MIRROR_INTERVAL").ok().and_then(|v| v.parse().ok()).unwrap_or(15),
     });
-    // 1000 probes to each endpoint (since stop 26; 400 before): a p99 of 400
-    // was their 4th slowest, and moved by ±30 % between runs. The 200 are
-    // held 15 s, so that they wait throughout (the table says if they did).
-    let http_probes = std::env::var("LOADGEN_HTTP_PROBES").ok().and_then(|v| v.parse().ok()).unwrap_or(1000);
+    // 5000 probes to each endpoint (since stop 29; 1000 from stop 26, 400
+    // before): the p99 of 1000 was their 10th slowest, one stall of the
+    // shared machine, and moved from 0.92x to 1.44x the floor's between two
+    // runs of the same code; of 5000 it is the 50th. The 200 are held 15 s,
+    // so that they wait throughout (the table says if they did).
+    let http_probes = std::env::var("LOADGEN_HTTP_PROBES").ok().and_then(|v| v.parse().ok()).unwrap_or(5000);
     let http_probe = Probe { in_flight: 200, hold_ms: 15_000, probes: http_probes };
     let http = std::env::var("LOADGEN_HTTP").map_or(true, |v| v != "0").then(|| {
         let full = shipped_binary().to_path_buf();
