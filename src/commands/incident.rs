@@ -19,7 +19,6 @@ use crate::discord::interaction::{caller, origin};
 use crate::discord::responder::{FirstAnswer, Reply, Responder};
 use crate::domain::access::Caller;
 use crate::domain::incident::{now_unix, recent_of_plan};
-use crate::domain::plans::PlanError;
 use crate::domain::text::MAX_TITLE_LEN;
 use crate::domain::{Declaration, DeclareInput, Impact, IncidentSummary, Origin};
 use crate::messages;
@@ -118,12 +117,9 @@ async fn admit(svc: &Services, req: Request, r: &Responder) -> Option<Declaratio
         Ok(()) => {
             let mut input = req.input;
             // A listed plan's name (what autocomplete sends for over-long
-            // ARNs) stands for its ARN. Only a name that is no alias is
-            // looked up there: the list is copied for it.
+            // ARNs) stands for its ARN.
             let plans = &svc.settings.incident.plans;
-            if matches!(plans.resolve(input.plan.as_deref()), Err(PlanError::UnknownAlias { .. }))
-                && let Ok(p) = plans.resolve_listed(input.plan.as_deref(), &svc.plans.snapshot())
-            {
+            if let Ok(p) = plans.resolve_listed(input.plan.as_deref(), || svc.plans.snapshot()) {
                 input.plan = Some(p.arn.as_str().to_owned());
             }
             #[cfg(feature = "fault-injection")]

@@ -150,9 +150,14 @@ impl PlanCatalog {
 
     /// Resolves like [`PlanCatalog::resolve`], and also accepts the name of a
     /// listed plan (what autocomplete sends when a plan's ARN is too long).
-    pub fn resolve_listed(&self, given: Option<&str>, listed: &[PlanSummary]) -> Result<ResolvedPlan, PlanError> {
+    /// `listed` is asked for only then: it copies the list.
+    pub fn resolve_listed(
+        &self,
+        given: Option<&str>,
+        listed: impl FnOnce() -> Vec<PlanSummary>,
+    ) -> Result<ResolvedPlan, PlanError> {
         match self.resolve(given) {
-            Err(PlanError::UnknownAlias { given, known }) => listed
+            Err(PlanError::UnknownAlias { given, known }) => listed()
                 .iter()
                 .find(|p| p.name.eq_ignore_ascii_case(&given))
                 .and_then(|p| ResponsePlanArn::parse(&p.arn).ok())
@@ -248,7 +253,9 @@ mod tests {
         let long = "L".repeat(80);
         let listed = vec![PlanSummary { arn: arn(&long).to_string(), name: long.clone(), display_name: None }];
         assert_eq!(c.suggest("ll", &listed)[0].1, long);
-        assert_eq!(c.resolve_listed(Some(&long), &listed).unwrap().arn, arn(&long));
-        assert!(c.resolve_listed(Some("nope"), &listed).is_err());
+        assert_eq!(c.resolve_listed(Some(&long), || listed.clone()).unwrap().arn, arn(&long));
+        assert!(c.resolve_listed(Some("nope"), || listed.clone()).is_err());
+        let unasked = || -> Vec<PlanSummary> { panic!("the list is asked for only for a name that is no alias") };
+        assert_eq!(c.resolve_listed(Some("payments"), unasked).unwrap().arn, arn("Payments"));
     }
 }
